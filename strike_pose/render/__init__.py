@@ -1,0 +1,32 @@
+"""Rendering: `gl` draws the picture with OpenGL; `diff` is its differentiable torch twin."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from strike_pose.render.gl import GLRenderer
+from strike_pose.scene import Pose, Scene
+
+_local = threading.local()  # one offscreen GL context per thread: contexts are bound to a thread
+
+
+def default_renderer() -> GLRenderer:
+    """This thread's offscreen renderer, created on first use."""
+    renderer = getattr(_local, "renderer", None)
+    if renderer is None:
+        renderer = _local.renderer = GLRenderer()
+    return renderer
+
+
+def render(scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int, int] | None = None,
+           msaa: int = 0) -> np.ndarray:
+    """The picture of `scene` at `pose` (Pose or six numbers), (H, W, 3) uint8, default 224x224.
+
+    The framing depends only on the camera, so a larger size is a supersampled view of the same picture.
+    """
+    return default_renderer().render(scene, pose, size=size or 224, msaa=msaa)
+
+
+__all__ = ["GLRenderer", "default_renderer", "render"]

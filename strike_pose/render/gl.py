@@ -1,0 +1,230 @@
+"""The OpenGL renderer (moderngl): the picture the classifier sees, and the visibility buffer.
+
+One renderer works offscreen through EGL (no X server) or inside a window's context (pass `ctx`).
+It always draws into its own framebuffer at the requested size and reads the pixels back into
+memory (no PNG round trip); a window shows that image scaled up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from strike_pose.errors import StrikePoseError
+from strike_pose.render.common import background_array, mip_pyramid
+from strike_pose.render.transforms import model_matrix, projection
+from strike_pose.scene import FAR, NEAR, Pose, Scene
+
+SHADERS_DIR = Path(__file__).resolve().parent.parent.parent / "shaders"
+
+
+def _shader(name: str) -> str:
+    return (SHADERS_DIR / name).read_text()
+
+
+def load_llvm_users_first() -> None:
+    """Import triton (torch's compiler, when installed) before any GL context exists.
+
+    triton and Mesa's llvmpipe each bring an LLVM; importing triton after llvmpipe has loaded
+    crashes the process (seen with torch 2.14 and Mesa 22.3), while the other order works.
+    """
+    try:
+        import triton  # noqa: F401
+    except Exception:
+        pass
+
+
+def create_offscreen_context():
+    """A headless OpenGL 3.3+ context through EGL."""
+    import moderngl
+
+    load_llvm_users_first()
+
+    try:
+        return moderngl.create_standalone_context(backend="egl", require=330)
+    except Exception as exc:
+        raise StrikePoseError(
+            f"could not create an offscreen OpenGL context through EGL ({exc}); install the system GL "
+            "libraries: apt-get install libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri"
+        ) from exc
+
+
+def _size(size: int | tuple[int, int]) -> tuple[int, int]:
+    width, height = (size, size) if isinstance(size, int) else size
+    if not (1 <= width <= 8192 and 1 <= height <= 8192):
+        raise StrikePoseError(f"image size must be between 1 and 8192 pixels, got {width}x{height}")
+    return int(width), int(height)
+
+
+@dataclass
+class _GpuMesh:
+    mesh: object  # keeps the Mesh alive while its id keys the cache
+    vao_color: object
+    vao_visibility: object
+    texture: object
+
+
+class GLRenderer:
+    """Renders scenes at poses; resources are uploaded once per mesh, background and size."""
+
+    def __init__(self, ctx=None):
+        self.ctx = ctx if ctx is not None else create_offscreen_context()
+        self.max_samples = int(self.ctx.info.get("GL_MAX_SAMPLES", 0) or 0)
+        self._mesh_program = self.ctx.program(vertex_shader=_shader("mesh.vert"),
+                                              fragment_shader=_shader("mesh.frag"))
+        self._visibility_program = self.ctx.program(vertex_shader=_shader("mesh.vert"),
+                                                    fragment_shader=_shader("visibility.frag"))
+        self._background_program = self.ctx.program(vertex_shader=_shader("background.vert"),
+                                                    fragment_shader=_shader("background.frag"))
+        self._background_vao = self.ctx.vertex_array(self._background_program, [])
+        self._meshes: dict[int, _GpuMesh] = {}
+        self._backgrounds: dict[tuple, tuple[np.ndarray, object]] = {}
+        self._targets: dict[tuple, tuple] = {}
+
+    # -------------------------------------------------------------------------------- resources
+
+    def _gpu_mesh(self, mesh) -> _GpuMesh:
+        cached = self._meshes.get(id(mesh))
+        if cached is not None and cached.mesh is mesh:
+            return cached
+        if len(self._meshes) >= 8:
+            self._release(self._meshes.pop(next(iter(self._meshes))))
+        ctx = self.ctx
+        vertices = np.hstack([mesh.positions, mesh.normals, mesh.uvs]).astype("f4")
+        vbo = ctx.buffer(vertices.tobytes())
+        ibo = ctx.buffer(mesh.faces.astype("i4").tobytes())
+        layout = [(vbo, "3f 3f 2f", "in_position", "in_normal", "in_uv")]
+        vao_color = ctx.vertex_array(self._mesh_program, layout, index_buffer=ibo)
+        vis_layout = [(vbo, "3f 20x", "in_position")]
+        vao_visibility = ctx.vertex_array(self._visibility_program, vis_layout, index_buffer=ibo)
+        levels = mip_pyramid(mesh.texture)
+        h, w = levels[0].shape[:2]
+        texture = ctx.texture((w, h), 3, levels[0].tobytes(), alignment=1)
+        texture.build_mipmaps()  # allocates every level; overwritten with our own pyramid below
+        for i, level in enumerate(levels[1:], start=1):
+            texture.write(level.tobytes(), level=i, alignment=1)
+        import moderngl
+
+        texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        texture.anisotropy = 1.0  # llvmpipe's anisotropic filter cannot be matched by the twin
+        texture.repeat_x = texture.repeat_y = True
+        gpu = _GpuMesh(mesh, vao_color, vao_visibility, texture)
+        self._meshes[id(mesh)] = gpu
+        return gpu
+
+    @staticmethod
+    def _release(gpu: _GpuMesh) -> None:
+        for obj in (gpu.vao_color, gpu.vao_visibility, gpu.texture):
+            obj.release()
+
+    def _background_texture(self, scene: Scene, width: int, height: int):
+        array = background_array(scene, width, height)
+        key = (id(array),)
+        cached = self._backgrounds.get(key)
+        if cached is None or cached[0] is not array:
+            if len(self._backgrounds) >= 8:
+                self._backgrounds.pop(next(iter(self._backgrounds)))[1].release()
+            texture = self.ctx.texture((width, height), 3, array.tobytes(), alignment=1)
+            cached = (array, texture)
+            self._backgrounds[key] = cached
+        return cached[1]
+
+    def _target(self, kind: str, width: int, height: int, samples: int):
+        key = (kind, width, height, samples)
+        if key not in self._targets:
+            ctx = self.ctx
+            if kind == "visibility":
+                color = ctx.texture((width, height), 2, dtype="f4")
+                fbo = ctx.framebuffer([color], ctx.depth_renderbuffer((width, height)))
+                self._targets[key] = (fbo, None)
+            else:
+                color = ctx.renderbuffer((width, height), 4, samples=samples)
+                fbo = ctx.framebuffer([color], ctx.depth_renderbuffer((width, height), samples=samples))
+                resolve = None
+                if samples:
+                    resolve = ctx.framebuffer([ctx.renderbuffer((width, height), 4)])
+                self._targets[key] = (fbo, resolve)
+        return self._targets[key]
+
+    # --------------------------------------------------------------------------------- drawing
+
+    def _set_pose(self, program, scene: Scene, pose: Pose, width: int, height: int) -> None:
+        proj = projection(scene.camera.fov_y, width / height, NEAR, FAR)
+        program["model"].write(model_matrix(pose).T.astype("f4").tobytes())
+        program["projection"].write(proj.T.astype("f4").tobytes())
+
+    def render(self, scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int, int] = 224,
+               msaa: int = 0, show_background: bool = True, show_object: bool = True,
+               use_texture: bool = True) -> np.ndarray:
+        """The image of `scene` at `pose` (default: the scene's start pose), (H, W, 3) uint8."""
+        import moderngl
+
+        pose = scene.pose if pose is None else Pose.of(pose)
+        width, height = _size(size)
+        samples = min(int(msaa), self.max_samples) if msaa else 0
+        fbo, resolve = self._target("color", width, height, samples)
+        ctx = self.ctx
+        fbo.use()
+        ctx.viewport = (0, 0, width, height)
+        if show_background:
+            ctx.disable(moderngl.DEPTH_TEST)
+            self._background_texture(scene, width, height).use(0)
+            self._background_program["background"].value = 0
+            fbo.clear(depth=1.0)
+            self._background_vao.render(moderngl.TRIANGLES, vertices=3)
+        else:
+            mean = np.array(background_array(scene, 1, 1)[0, 0], np.float32) / 255
+            fbo.clear(*mean, 1.0, depth=1.0)
+        if show_object:
+            gpu = self._gpu_mesh(scene.mesh)
+            program = self._mesh_program
+            self._set_pose(program, scene, pose, width, height)
+            light = scene.light
+            program["light_direction"].value = tuple(light.unit_direction())
+            program["ambient"].value = light.ambient
+            program["diffuse"].value = light.diffuse
+            program["specular"].value = light.specular
+            program["shininess"].value = light.shininess
+            program["use_texture"].value = bool(use_texture)
+            gpu.texture.use(0)
+            program["albedo"].value = 0
+            ctx.enable(moderngl.DEPTH_TEST)
+            ctx.disable(moderngl.CULL_FACE)
+            gpu.vao_color.render(moderngl.TRIANGLES)
+        if resolve is not None:
+            ctx.copy_framebuffer(resolve, fbo)
+            fbo = resolve
+        data = fbo.read(components=3, alignment=1)
+        return np.frombuffer(data, np.uint8).reshape(height, width, 3)[::-1].copy()
+
+    def render_visibility(self, scene: Scene, pose: Pose | tuple | None = None,
+                          size: int | tuple[int, int] = 224) -> tuple[np.ndarray, np.ndarray]:
+        """Per pixel: the covering triangle's index + 1 (0 = background), int64 (H, W), and its
+        distance along -z (0 for background), float32 (H, W). Row 0 is the top of the image."""
+        import moderngl
+
+        pose = scene.pose if pose is None else Pose.of(pose)
+        width, height = _size(size)
+        fbo, _ = self._target("visibility", width, height, 0)
+        gpu = self._gpu_mesh(scene.mesh)
+        ctx = self.ctx
+        fbo.use()
+        ctx.viewport = (0, 0, width, height)
+        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self._set_pose(self._visibility_program, scene, pose, width, height)
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE)
+        gpu.vao_visibility.render(moderngl.TRIANGLES)
+        data = np.frombuffer(fbo.read(components=2, dtype="f4", alignment=1), np.float32)
+        data = data.reshape(height, width, 2)[::-1]
+        return data[..., 0].astype(np.int64), data[..., 1].copy()
+
+    def release(self) -> None:
+        for gpu in self._meshes.values():
+            self._release(gpu)
+        self._meshes.clear()
+        for _, texture in self._backgrounds.values():
+            texture.release()
+        self._backgrounds.clear()
