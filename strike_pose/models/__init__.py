@@ -88,6 +88,17 @@ class Classifier:
         order = np.argsort(probs)[::-1][:k]
         return [{"index": int(i), "label": label_of(int(i)), "prob": float(probs[i])} for i in order]
 
+    def describe(self, probs: np.ndarray, true_class: int, k: int = 5, target: int | None = None) -> dict:
+        """The prediction as exported and printed: model, true class, top-k (and target)."""
+        out = {
+            "model": self.name,
+            "true_class": {"index": true_class, "label": label_of(true_class), "prob": float(probs[true_class])},
+            "top": self.top(probs, k),
+        }
+        if target is not None:
+            out["target"] = {"index": target, "label": label_of(target), "prob": float(probs[target])}
+        return out
+
 
 # ------------------------------------------------------------------------------------ the registry
 

@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh Debian/Ubuntu machine:
+#   make run    the main job on the default scene (the GUI on a display, else a headless demo into out/)
+#   make test   installs what the tests need (system GL libraries, Xvfb, the venv) and runs them
+# Re-running either on a set-up machine takes seconds: each step leaves a stamp.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
+GUI_PACKAGES := xvfb xauth xdotool x11-apps
+
+.PHONY: run test bench system-gl system-gui venv clean
+
+run: system-gl venv
+	$(VENV)/bin/strike-pose run
+
+test: system-gl system-gui $(VENV)/.stamp-test
+	$(PY) -m pytest -q tests
+
+bench: system-gl venv
+	$(PY) -m benchmarks.run
+
+system-gl:
+	@sh .ci/system-packages $(GL_PACKAGES)
+
+system-gui:
+	@sh .ci/system-packages $(GUI_PACKAGES)
+
+venv: $(VENV)/.stamp
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.stamp: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import strike_pose, torch, moderngl, pyglet, imgui_bundle"
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp
+	$(PY) -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import pytest"
+	touch $@
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

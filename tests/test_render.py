@@ -1,0 +1,86 @@
+"""The OpenGL renderer: the object lands where the pose says, the background shows around it."""
+
+import math
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from strike_pose import Pose, StrikePoseError
+from strike_pose.assets.mesh import mesh_from_trimesh
+from strike_pose.render.common import background_array
+from strike_pose.scene import Scene
+
+FOV = 16.426
+
+
+@pytest.fixture(scope="module")
+def cube_scene():
+    gradient = np.zeros((300, 400, 3), np.uint8)
+    gradient[..., 0] = np.linspace(0, 255, 400)[None, :]
+    gradient[..., 2] = np.linspace(0, 255, 300)[:, None]
+    mesh = mesh_from_trimesh(trimesh.creation.box(extents=(1, 1, 1)))
+    return Scene(name="cube", mesh=mesh, background=Image.fromarray(gradient), true_class=0)
+
+
+def project(x, y, z, size):
+    t = math.tan(math.radians(FOV / 2))
+    ndc_x, ndc_y = x / (-z * t), y / (-z * t)
+    return (ndc_x + 1) / 2 * size - 0.5, (1 - ndc_y) / 2 * size - 0.5  # column, row of pixel centres
+
+
+@pytest.mark.parametrize("x, y, z", [(0, 0, -20), (1.5, 0, -20), (0, -1.2, -25), (-1.0, 0.8, -16)])
+def test_object_lands_where_the_pose_says(renderer, cube_scene, x, y, z):
+    ids, depth = renderer.render_visibility(cube_scene, Pose(0, 0, 0, x, y, z), size=224)
+    mesh = cube_scene.mesh
+    corners = mesh.positions[mesh.faces]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    front = np.flatnonzero(normals[:, 2] > 0) + 1  # the face towards the camera (ids are index + 1)
+    rows, cols = np.nonzero(np.isin(ids, front))
+    # The cube's front face (at z + 1) is centred on the projection of its centre.
+    assert abs(cols.mean() - project(x, y, z + 1, 224)[0]) < 1.0
+    assert abs(rows.mean() - project(x, y, z + 1, 224)[1]) < 1.0
+    # Its width is the projected width of the front face (side 2 after normalisation).
+    t = math.tan(math.radians(FOV / 2))
+    expected = 2 / (-(z + 1) * t) / 2 * 224
+    assert abs((cols.max() - cols.min() + 1) - expected) <= 2
+    assert np.allclose(depth[ids > 0].min(), -(z + 1), atol=0.01)
+
+
+def test_background_is_visible_around_the_object(renderer, cube_scene):
+    image = renderer.render(cube_scene, Pose(30, 20, 0, 0, 0, -25), size=224)
+    ids, _ = renderer.render_visibility(cube_scene, Pose(30, 20, 0, 0, 0, -25), size=224)
+    background = background_array(cube_scene, 224, 224)
+    outside = ids == 0
+    assert outside.mean() > 0.5
+    assert np.array_equal(image[outside], background[outside])
+    assert not np.array_equal(image[~outside], background[~outside])
+
+
+def test_pose_moves_the_object(renderer, cube_scene):
+    left = renderer.render_visibility(cube_scene, Pose(0, 0, 0, -0.5, 0, -8))[0]
+    right = renderer.render_visibility(cube_scene, Pose(0, 0, 0, 0.5, 0, -8))[0]
+    assert np.nonzero(right)[1].mean() > np.nonzero(left)[1].mean() + 20
+
+
+def test_larger_sizes_are_supersampled_views_of_the_same_picture(renderer, bus):
+    small = renderer.render(bus, bus.pose, size=112).astype(np.float32)
+    large = renderer.render(bus, bus.pose, size=448).astype(np.float32)
+    down = large.reshape(112, 4, 112, 4, 3).mean(axis=(1, 3))
+    assert np.abs(down - small).mean() < 8
+
+
+def test_msaa_softens_only_the_edges(renderer, bus):
+    plain = renderer.render(bus, bus.pose, size=224).astype(int)
+    msaa = renderer.render(bus, bus.pose, size=224, msaa=4).astype(int)
+    assert 0 < np.abs(plain - msaa).mean() < 2
+
+
+def test_bad_sizes_are_refused(renderer, bus):
+    with pytest.raises(StrikePoseError, match="size"):
+        renderer.render(bus, bus.pose, size=0)
+
+
+def test_non_square_output(renderer, bus):
+    assert renderer.render(bus, bus.pose, size=(320, 200)).shape == (200, 320, 3)
