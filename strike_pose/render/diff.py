@@ -1,0 +1,383 @@
+"""The differentiable twin of the OpenGL renderer (torch), after nvdiffrast's design.
+
+OpenGL's visibility buffer decides which triangle covers each pixel (no gradient). For the covered
+pixels torch recomputes perspective-correct barycentrics from the projected vertices of that
+triangle, then interpolates uv and normals, samples the texture with the same trilinear mipmap
+filter as the GPU, lights and composites over the background, so everything after visibility carries
+exact gradients to the pose and the light. Silhouettes get an explicit antialiasing step: where two
+neighbouring pixels see different surfaces, their colours are blended by where the silhouette edge
+crosses the segment between the two pixel centres; the crossing point moves with the vertices, so
+the gradient moves the outline too.
+
+Equations (the GLSL shaders implement the same, see docs/RENDERING.md):
+    v_cam = R(yaw, pitch, roll) v + (x, y, z);  clip = P v_cam;  pixel centres at (j + .5, i + .5)
+    colour = albedo(uv) * (ambient + diffuse * max(0, n.l)) + specular * max(0, n.h)^shininess
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from strike_pose.render.common import background_array, mip_pyramid
+from strike_pose.render.transforms import pose_rotation_translation, projection
+from strike_pose.scene import FAR, NEAR, Scene
+
+WALK_STEPS = 4  # triangles walked from a silhouette pixel to the real silhouette edge
+
+
+# ------------------------------------------------------------------------------- per-mesh data
+
+@dataclass(frozen=True)
+class MeshTopology:
+    """Per face and edge k (opposite vertex k): the face across that edge, -1 on an open border."""
+
+    neighbours: np.ndarray  # (F, 3) int64
+
+
+_topologies: dict = {}
+
+
+def mesh_topology(mesh) -> MeshTopology:
+    """Edge adjacency on vertices welded by position (UV seams and flat normals split vertices)."""
+    cached = _topologies.get(id(mesh))
+    if cached is not None and cached[0] is mesh:
+        return cached[1]
+    _, welded = np.unique(np.round(mesh.positions.astype(np.float64), 6), axis=0, return_inverse=True)
+    faces = welded.reshape(-1)[mesh.faces]  # (F, 3) welded vertex ids
+    f_count = len(faces)
+    # Edge k of a face joins vertices (k+1, k+2): the edge opposite vertex k.
+    a = faces[:, [1, 2, 0]].reshape(-1)
+    b = faces[:, [2, 0, 1]].reshape(-1)
+    key = np.minimum(a, b).astype(np.int64) * (int(faces.max()) + 1) + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    neighbours = np.full(f_count * 3, -1, dtype=np.int64)
+    same_next = sorted_key[:-1] == sorted_key[1:]
+    # An edge shared by exactly two faces: not also equal to the one before or after the pair.
+    prev_same = np.concatenate([[False], same_next[:-1]])
+    next_same = np.concatenate([same_next[1:], [False]])
+    pair = same_next & ~prev_same & ~next_same
+    first, second = order[:-1][pair], order[1:][pair]
+    neighbours[first] = second // 3
+    neighbours[second] = first // 3
+    topology = MeshTopology(neighbours.reshape(f_count, 3))
+    if len(_topologies) >= 8:
+        _topologies.pop(next(iter(_topologies)))
+    _topologies[id(mesh)] = (mesh, topology)
+    return topology
+
+
+@dataclass
+class _MeshTensors:
+    positions: torch.Tensor
+    normals: torch.Tensor
+    uvs: torch.Tensor
+    faces: torch.Tensor
+    neighbours: torch.Tensor
+    texels: torch.Tensor  # all mip levels, flattened one after the other, (N, 3) float in [0, 1]
+    level_offset: torch.Tensor  # (L,) int64
+    level_width: torch.Tensor  # (L,) int64
+    level_height: torch.Tensor  # (L,) int64
+
+
+_tensors: dict = {}
+
+
+def _mesh_tensors(mesh, device, dtype) -> _MeshTensors:
+    key = (id(mesh), str(device), dtype)
+    cached = _tensors.get(key)
+    if cached is not None and cached[0] is mesh:
+        return cached[1]
+    levels = mip_pyramid(mesh.texture)
+    sizes = [lv.shape[:2] for lv in levels]
+    offsets = np.cumsum([0] + [h * w for h, w in sizes])[:-1]
+    texels = np.concatenate([lv.reshape(-1, 3) for lv in levels]).astype(np.float32) / 255.0
+
+    def t(array, kind=dtype):
+        return torch.as_tensor(np.asarray(array), device=device).to(kind)
+
+    data = _MeshTensors(
+        positions=t(mesh.positions), normals=t(mesh.normals), uvs=t(mesh.uvs),
+        faces=t(mesh.faces, torch.int64), neighbours=t(mesh_topology(mesh).neighbours, torch.int64),
+        texels=t(texels), level_offset=t(offsets, torch.int64),
+        level_width=t([w for _, w in sizes], torch.int64), level_height=t([h for h, _ in sizes], torch.int64),
+    )
+    if len(_tensors) >= 8:
+        _tensors.pop(next(iter(_tensors)))
+    _tensors[key] = (mesh, data)
+    return data
+
+
+# ------------------------------------------------------------------------------- the pieces
+
+def _project(m: _MeshTensors, pose: torch.Tensor, fov_y: float, width: int, height: int):
+    """Camera-space positions and normals, and screen positions (pixels, y down) with clip w."""
+    r, t = pose_rotation_translation(pose)
+    cam = m.positions @ r.T + t
+    normals = m.normals @ r.T
+    proj = torch.as_tensor(projection(fov_y, width / height, NEAR, FAR), dtype=cam.dtype, device=cam.device)
+    clip_xy = cam[:, :2] * torch.stack([proj[0, 0], proj[1, 1]])
+    w = -cam[:, 2]
+    ndc = clip_xy / w[:, None]
+    screen = torch.stack([(ndc[:, 0] + 1) * (width / 2), (1 - ndc[:, 1]) * (height / 2)], dim=1)
+    return cam, normals, screen, w
+
+
+def _barycentrics(tri_screen: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Screen-space barycentrics (N, 3) of points q (N, 2) in triangles (N, 3, 2)."""
+    a, b, c = tri_screen[:, 0], tri_screen[:, 1], tri_screen[:, 2]
+
+    def cross(u, v):
+        return u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+
+    area = cross(b - a, c - a)
+    area = torch.where(area.abs() < 1e-12, torch.full_like(area, 1e-12), area)
+    l0 = cross(b - q, c - q) / area
+    l1 = cross(c - q, a - q) / area
+    return torch.stack([l0, l1, 1 - l0 - l1], dim=1)
+
+
+def _perspective(bary: torch.Tensor, tri_w: torch.Tensor) -> torch.Tensor:
+    weights = bary / tri_w
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def _sample_level(m: _MeshTensors, level: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """Bilinear, repeat-wrapped texture lookup at integer mip `level` (N,) for uv (N, 2)."""
+    w, h, off = m.level_width[level], m.level_height[level], m.level_offset[level]
+    x = uv[:, 0] * w - 0.5
+    y = uv[:, 1] * h - 0.5
+    x0, y0 = torch.floor(x), torch.floor(y)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    x0, y0 = x0.long(), y0.long()
+    xs = (torch.remainder(x0, w), torch.remainder(x0 + 1, w))
+    ys = (torch.remainder(y0, h), torch.remainder(y0 + 1, h))
+
+    def texel(ix, iy):
+        return m.texels[off + iy * w + ix]
+
+    top = texel(xs[0], ys[0]) * (1 - fx) + texel(xs[1], ys[0]) * fx
+    bottom = texel(xs[0], ys[1]) * (1 - fx) + texel(xs[1], ys[1]) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _sample_trilinear(m: _MeshTensors, uv: torch.Tensor, lod: torch.Tensor) -> torch.Tensor:
+    """Trilinear mipmapped lookup, as GL_LINEAR_MIPMAP_LINEAR without anisotropy."""
+    top = len(m.level_width) - 1
+    lod = lod.clamp(0, top)
+    base = torch.floor(lod).long().clamp(max=max(top - 1, 0))
+    frac = (lod - base.to(lod.dtype)).clamp(0, 1)[:, None].to(uv.dtype)
+    lower = _sample_level(m, base, uv)
+    if top == 0:
+        return lower
+    upper = _sample_level(m, base + 1, uv)
+    return lower * (1 - frac) + upper * frac
+
+
+def _lod(m: _MeshTensors, tri_screen, tri_w, tri_uv, rows, cols, height) -> torch.Tensor:
+    """Level of detail per pixel, from uv differences across its 2x2 quad (as the GPU does).
+
+    GL's quads are aligned in its bottom-up window coordinates; the derivatives come from the pixel's
+    own triangle evaluated at the quad's pixel centres. No gradient flows through the level choice.
+    """
+    with torch.no_grad():
+        gl_row = (height - 1) - rows
+        quad_col = cols - cols % 2
+        quad_gl_row = gl_row - gl_row % 2
+        base_row = (height - 1) - quad_gl_row  # image row of the quad's lower-left pixel
+        dtype = tri_screen.dtype
+
+        def uv_at(col, row):
+            q = torch.stack([col.to(dtype) + 0.5, row.to(dtype) + 0.5], dim=1)
+            bary = _perspective(_barycentrics(tri_screen, q), tri_w)
+            return (bary[:, :, None] * tri_uv).sum(dim=1)
+
+        origin = uv_at(quad_col, base_row)
+        ddx = uv_at(quad_col + 1, base_row) - origin
+        ddy = uv_at(quad_col, base_row - 1) - origin
+        level0 = torch.stack([m.level_width[0], m.level_height[0]]).to(dtype)
+        rho2 = torch.maximum(((ddx * level0) ** 2).sum(1), ((ddy * level0) ** 2).sum(1))
+        return 0.5 * torch.log2(rho2.clamp_min(1e-20))
+
+
+def _shade(albedo, normal, position, light) -> torch.Tensor:
+    ambient, diffuse, direction, specular, shininess = light
+    n = normal / normal.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    l = direction / direction.norm()
+    colour = albedo * (ambient + diffuse * (n @ l).clamp_min(0))[:, None]
+    if float(specular) > 0:
+        v = -position / position.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        h = l + v
+        h = h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        colour = colour + specular * ((n * h).sum(1).clamp_min(0) ** shininess)[:, None]
+    return colour.clamp(0, 1)
+
+
+# ---------------------------------------------------------------------------------- antialiasing
+
+def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
+    """Blend colours across silhouette edges found between neighbouring pixel centres.
+
+    For each pair of neighbouring pixels that see different triangles, start in the triangle of one
+    side and follow the segment to the other pixel's centre: leave the triangle through the edge the
+    segment crosses; an edge between a front- and a back-facing triangle (or an open border) is a
+    silhouette, otherwise step into the neighbour (up to WALK_STEPS triangles). Each edge is handled
+    by horizontal pairs when it is steeper than 45 degrees and by vertical pairs otherwise. Where the
+    silhouette crosses the segment at s (0 = this pixel's centre, 1 = the other's), the pixel whose
+    side the crossing lies on is blended towards the other by |s - 1/2| (nvdiffrast's rule).
+    """
+    height, width = ids.shape
+    flat = image.reshape(-1, 3)
+    deltas_index, deltas_value = [], []
+    for axis in (0, 1):  # 0: horizontal pairs (i, j)-(i, j+1); 1: vertical pairs (i, j)-(i+1, j)
+        if axis == 0:
+            a_ids, b_ids = ids[:, :-1], ids[:, 1:]
+        else:
+            a_ids, b_ids = ids[:-1, :], ids[1:, :]
+        rows, cols = torch.nonzero(a_ids != b_ids, as_tuple=True)
+        if len(rows) == 0:
+            continue
+        a_pix = rows * width + cols
+        b_pix = a_pix + (1 if axis == 0 else width)
+        for src, dst in ((a_pix, b_pix), (b_pix, a_pix)):
+            found, s = _walk(src, dst, ids.reshape(-1), m, screen, facing, width, axis)
+            if not bool(found.any()):
+                continue
+            src, dst, s = src[found], dst[found], s[found]
+            # Where both sides claim a silhouette, the nearer surface wins (checked below).
+            deltas_index.append((src, dst, s, depth.reshape(-1)[src]))
+    if not deltas_index:
+        return image
+    # Resolve pairs claimed from both sides: keep the nearer claimant.
+    src = torch.cat([d[0] for d in deltas_index])
+    dst = torch.cat([d[1] for d in deltas_index])
+    s = torch.cat([d[2] for d in deltas_index])
+    near = torch.cat([d[3] for d in deltas_index])
+    pair_key = torch.minimum(src, dst) * (height * width) + torch.maximum(src, dst)
+    order = torch.argsort(near)
+    first = torch.zeros(len(order), dtype=torch.bool, device=src.device)
+    _, inverse = torch.unique(pair_key[order], return_inverse=True)
+    seen = torch.full((int(inverse.max()) + 1,), len(order), dtype=torch.long, device=src.device)
+    seen.scatter_reduce_(0, inverse, torch.arange(len(order), device=src.device), reduce="amin")
+    first[order[seen]] = True
+    src, dst, s = src[first], dst[first], s[first]
+
+    c_src, c_dst = flat[src], flat[dst]
+    outward = s > 0.5  # the silhouette lies on the other pixel's side: it is partly covered by src
+    weight = (s - 0.5).abs()[:, None]
+    target = torch.where(outward, dst, src)
+    delta = torch.where(outward[:, None], c_src - c_dst, c_dst - c_src) * weight
+    return flat.index_add(0, target, delta).reshape(height, width, 3)
+
+
+def _walk(src, dst, ids_flat, m: _MeshTensors, screen, facing, width, axis):
+    """From the triangle at pixel src towards pixel dst's centre: (found, s) per pair."""
+    dtype = screen.dtype
+    tri = ids_flat[src] - 1
+    found = torch.zeros(len(src), dtype=torch.bool, device=src.device)
+    s_out = torch.zeros(len(src), dtype=dtype, device=src.device)
+    active = tri >= 0
+    q_src = torch.stack([(src % width).to(dtype) + 0.5, (src // width).to(dtype) + 0.5], dim=1)
+    q_dst = torch.stack([(dst % width).to(dtype) + 0.5, (dst // width).to(dtype) + 0.5], dim=1)
+    for _ in range(WALK_STEPS):
+        idx = torch.nonzero(active, as_tuple=True)[0]
+        if len(idx) == 0:
+            break
+        t = tri[idx]
+        corners = screen[m.faces[t]]  # (N, 3, 2)
+        l_src = _barycentrics(corners, q_src[idx])
+        l_dst = _barycentrics(corners, q_dst[idx])
+        leaving = (l_src >= -1e-7) & (l_dst < 0)
+        s_edge = l_src / (l_src - l_dst).where(leaving, torch.ones_like(l_src))
+        s_edge = torch.where(leaving, s_edge, torch.full_like(s_edge, 2.0))
+        s_min, edge = s_edge.detach().min(dim=1)
+        exits = s_min <= 1.0
+        neighbour = m.neighbours[t, edge]
+        silhouette = (neighbour < 0) | (facing[neighbour.clamp_min(0)] != facing[t])
+        # The edge's screen direction decides which pairs handle it.
+        va = m.faces[t, (edge + 1) % 3]
+        vb = m.faces[t, (edge + 2) % 3]
+        d = (screen[vb] - screen[va]).detach()
+        steep = d[:, 1].abs() > d[:, 0].abs()
+        handled = steep if axis == 0 else ~steep
+        hit = exits & silhouette
+        take = hit & handled
+        s_out[idx[take]] = s_edge[take, edge[take]].clamp(0, 1)
+        found[idx[take]] = True
+        # Stop at any silhouette (handled by the other axis or not), or when the segment stays inside.
+        active[idx[hit | ~exits]] = False
+        tri[idx[exits & ~hit]] = neighbour[exits & ~hit]
+    return found, s_out
+
+
+# ------------------------------------------------------------------------------------ the render
+
+def light_tensor(scene: Scene, dtype=torch.float32, device="cpu") -> torch.Tensor:
+    """The scene's light as a tensor (ambient, diffuse, dx, dy, dz), to optimise the light too."""
+    light = scene.light
+    return torch.tensor([light.ambient, light.diffuse, *light.unit_direction()], dtype=dtype, device=device)
+
+
+def render_differentiable(scene: Scene, pose: torch.Tensor, size: int | tuple[int, int] | None = None,
+                          light: torch.Tensor | None = None, antialias: bool = True,
+                          renderer=None, visibility=None) -> torch.Tensor:
+    """The picture of `scene` at `pose`, (H, W, 3) float in [0, 1], differentiable w.r.t. `pose`
+    (yaw, pitch, roll in degrees, x, y, z) and `light` (ambient, diffuse, direction x, y, z).
+
+    Visibility comes from OpenGL at the pose's current value (`renderer`: default this thread's);
+    `visibility` may pass an (ids, depth) pair already rendered at that pose and size.
+    """
+    from strike_pose.render import default_renderer
+    from strike_pose.render.gl import _size
+    from strike_pose.scene import Pose
+
+    width, height = _size(size or 224)
+    dtype, device = pose.dtype, pose.device
+    if visibility is None:
+        renderer = renderer or default_renderer()
+        visibility = renderer.render_visibility(scene, Pose.of(pose.detach().cpu().numpy()), size=(width, height))
+    ids_np, depth_np = visibility
+    ids = torch.as_tensor(ids_np, device=device)
+    depth = torch.as_tensor(depth_np, device=device)
+    m = _mesh_tensors(scene.mesh, device, dtype)
+    cam, normals, screen, w = _project(m, pose, scene.camera.fov_y, width, height)
+    if light is None:
+        light = light_tensor(scene, dtype, device)
+    light_terms = (light[0], light[1], light[2:5], scene.light.specular, scene.light.shininess)
+
+    background = torch.as_tensor(background_array(scene, width, height), device=device).to(dtype) / 255.0
+    covered = torch.nonzero(ids.reshape(-1) > 0, as_tuple=True)[0]
+    if len(covered) == 0:
+        return background
+    rows, cols = covered // width, covered % width
+    faces = m.faces[ids.reshape(-1)[covered] - 1]  # (N, 3)
+    tri_screen, tri_w = screen[faces], w[faces]
+    q = torch.stack([cols.to(dtype) + 0.5, rows.to(dtype) + 0.5], dim=1)
+    bary = _perspective(_barycentrics(tri_screen, q), tri_w)
+
+    def interpolate(attr):
+        return (bary[:, :, None] * attr[faces]).sum(dim=1)
+
+    tri_uv = m.uvs[faces]
+    uv = (bary[:, :, None] * tri_uv).sum(dim=1)
+    lod = _lod(m, tri_screen, tri_w, tri_uv, rows, cols, height)
+    albedo = _sample_trilinear(m, uv, lod)
+    # Two-sided lighting, as the fragment shader: flip normals of back-facing triangles.
+    ndc_area = _signed_area(screen, m.faces)  # > 0: counter-clockwise on screen (y down) = back
+    facing = ndc_area < 0
+    normal = interpolate(normals)
+    normal = torch.where(facing[ids.reshape(-1)[covered] - 1][:, None], normal, -normal)
+    colour = _shade(albedo, normal, interpolate(cam), light_terms)
+    image = background.reshape(-1, 3).index_copy(0, covered, colour).reshape(height, width, 3)
+    if antialias:
+        image = _antialias(image, ids, depth, m, screen, facing)
+    return image
+
+
+def _signed_area(screen: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        a, b, c = screen[faces[:, 0]], screen[faces[:, 1]], screen[faces[:, 2]]
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
