@@ -291,3 +291,28 @@ def scene_from_files(mesh: str, texture: str | None = None, background: str | No
         raise StrikePoseError("--mesh needs --true-class LABEL (the ImageNet class the object shows)")
     data["true_class"] = true_class
     return scene_from_dict(data, base or Path.cwd())
+
+
+def scene_from_record(record: dict) -> tuple[Scene, list[str]]:
+    """The scene of an exported shot (its `scene` field), with the light and camera it was taken
+    with; also warnings (e.g. the scene file changed since the shot)."""
+    info = record.get("scene")
+    if not isinstance(info, dict):
+        raise StrikePoseError("the shot has no 'scene' field; give a JSON written by `strike-pose search` or the GUI")
+    warnings = []
+    if info.get("path"):
+        path = Path(info["path"])
+        if not path.is_file():
+            raise StrikePoseError(f"the shot's scene file {path} is missing; restore it to reproduce the shot")
+        scene = load_scene(path)
+        if info.get("sha256") and scene.source.get("sha256") != info["sha256"]:
+            warnings.append(f"scene file {path} changed since the shot was taken; results may differ")
+    elif info.get("mesh"):
+        scene = scene_from_files(info["mesh"], info.get("texture"), info.get("background"), info.get("true_class"))
+    else:
+        raise StrikePoseError("the shot's scene has neither 'path' nor 'mesh'; it cannot be re-rendered")
+    if "light" in info:
+        scene = replace(scene, light=parse_light(info["light"], "scene.light"))
+    if "camera" in info:
+        scene = replace(scene, camera=parse_camera(info["camera"], "scene.camera"))
+    return scene, warnings

@@ -1,0 +1,118 @@
+"""Checks of the differentiable twin against OpenGL: picture parity and gradient agreement.
+
+The gradient reference is a supersampled OpenGL render (SUPERSAMPLE x SUPERSAMPLE samples per pixel)
+under a smooth image-space loss (fixed random weights over a Gaussian-blurred image), differentiated
+by central finite differences. Finite differences of the classifier's loss are no reference: that
+loss is rough at the scale of a degree (see `classifier_fd_agreement` and BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from strike_pose.render.diff import render_differentiable
+from strike_pose.scene import Pose, Scene
+
+SUPERSAMPLE = 4
+FD_STEP = np.array([0.5, 0.5, 0.5, 0.01, 0.01, 0.02])  # degrees, scene units
+BAND = 3  # pixels either side of the outline that count as "silhouette"
+
+
+def random_natural_pose(rng: np.random.Generator, start: Pose) -> np.ndarray:
+    """Yaw anywhere, pitch and roll within 30 degrees, a little off-centre, about the start's distance."""
+    return np.array([rng.uniform(0, 360), rng.uniform(-30, 30), rng.uniform(-30, 30),
+                     rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), start.z + rng.uniform(-1, 1)])
+
+
+def parity(renderer, scene: Scene, pose, size: int = 224, antialias: bool = True) -> float:
+    """Mean |twin - OpenGL (no MSAA)| over the image, in 1/255."""
+    gl = renderer.render(scene, Pose.of(pose), size=size).astype(np.float64)
+    with torch.no_grad():
+        twin = render_differentiable(scene, torch.tensor(np.asarray(pose), dtype=torch.float32), size=size,
+                                     antialias=antialias, renderer=renderer)
+    return float(np.abs(twin.double().numpy() * 255 - gl).mean())
+
+
+def blur(image: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """Separable Gaussian blur of an (H, W, 3) image."""
+    radius = int(3 * sigma)
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype)
+    k = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    k = k / k.sum()
+    y = image.permute(2, 0, 1)[:, None]
+    y = F.conv2d(F.pad(y, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1))
+    return y[:, 0].permute(1, 2, 0)
+
+
+def supersampled(renderer, scene: Scene, pose, size: int) -> torch.Tensor:
+    image = renderer.render(scene, Pose.of(pose), size=size * SUPERSAMPLE).astype(np.float64) / 255
+    return torch.from_numpy(image.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3)))
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    return F.max_pool2d(t, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy() > 0
+
+
+def regions(renderer, scene: Scene, pose, size: int) -> dict[str, np.ndarray]:
+    """Pixel masks: the whole image, a band around the outline, and the object's interior."""
+    ids, _ = renderer.render_visibility(scene, Pose.of(pose), size=size)
+    mask = ids > 0
+    return {
+        "all": np.ones_like(mask),
+        "silhouette": _dilate(mask, BAND) & _dilate(~mask, BAND),
+        "interior": ~_dilate(~mask, BAND),
+    }
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
+
+
+def gradient_agreement(renderer, scene: Scene, pose: np.ndarray, rng: np.random.Generator,
+                       size: int = 224) -> dict[str, float]:
+    """Cosine between the twin's analytic gradient and central differences of supersampled OpenGL,
+    for a smooth loss over the whole image, the silhouette band and the interior."""
+    weights = torch.from_numpy(rng.normal(size=(size, size, 3)))
+    masks = regions(renderer, scene, pose, size)
+    losses = {name: weights * torch.from_numpy(m[..., None].astype(np.float64)) for name, m in masks.items()}
+
+    p = torch.tensor(pose, dtype=torch.float64, requires_grad=True)
+    blurred = blur(render_differentiable(scene, p, size=size, renderer=renderer))
+    analytic = {}
+    for name, w in losses.items():
+        (grad,) = torch.autograd.grad((w * blurred).sum(), p, retain_graph=True)
+        analytic[name] = grad.numpy()
+
+    plus, minus = [], []
+    for i in range(6):
+        offset = np.eye(6)[i] * FD_STEP[i]
+        plus.append(blur(supersampled(renderer, scene, pose + offset, size)))
+        minus.append(blur(supersampled(renderer, scene, pose - offset, size)))
+    out = {}
+    for name, w in losses.items():
+        fd = np.array([float((w * (plus[i] - minus[i])).sum()) / (2 * FD_STEP[i]) for i in range(6)])
+        out[name] = cosine(analytic[name], fd)
+    return out
+
+
+def classifier_fd_agreement(renderer, scene: Scene, classifier, pose: np.ndarray) -> dict[str, float]:
+    """For the classifier's loss log p(true): cosine of the analytic gradient with central differences
+    at 0.5 and at 1 degree (0.01 / 0.02 units), and of those two with each other."""
+    from strike_pose.search.objective import Objective
+    from strike_pose.search.strategies import pose_gradient
+
+    objective = Objective(classifier, scene.true_class)
+    _, analytic, _ = pose_gradient(scene, objective, pose, classifier.input_size, renderer)
+    fds = []
+    for scale in (0.5, 1.0):
+        step = np.array([1, 1, 1, 0.02, 0.02, 0.02]) * scale
+        offsets = np.concatenate([np.diag(step), -np.diag(step)])
+        images = np.stack([renderer.render(scene, Pose.of(pose + o), size=classifier.input_size) for o in offsets])
+        losses, _ = objective.evaluate(images)
+        fds.append((losses[:6] - losses[6:]) / (2 * step))
+    return {"analytic_vs_fd_small": cosine(analytic, fds[0]), "analytic_vs_fd_large": cosine(analytic, fds[1]),
+            "fd_small_vs_fd_large": cosine(fds[0], fds[1])}
