@@ -106,9 +106,33 @@ def _print_prediction(record: dict) -> None:
         print(f"{i:>2}. {row['label'][:28]:<28} {row['prob']:6.3f} {bar}")
 
 
+def _read_shot(path: str) -> dict:
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise StrikePoseError(f"shot file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StrikePoseError(f"{path} is not a JSON shot ({exc})") from None
+    if not isinstance(record, dict) or "pose" not in record:
+        raise StrikePoseError(f"{path} has no 'pose'; give a JSON written by `strike-pose search` or the GUI")
+    return record
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
-    scene = load_scene_from_args(args)
-    pose = pose_from_args(args, scene)
+    from strike_pose.scene import Pose, scene_from_record
+
+    if args.from_shot:
+        if args.scene or args.mesh or args.pose:
+            raise StrikePoseError("--from re-renders a shot as it was taken; leave out --scene, --mesh and --pose")
+        shot = _read_shot(args.from_shot)
+        scene, warnings = scene_from_record(shot)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        pose = Pose.of(shot["pose"])
+        args.model = args.model or shot.get("model")
+    else:
+        scene = load_scene_from_args(args)
+        pose = pose_from_args(args, scene)
     clf = classifier_from_args(args)
     record, _ = classify_scene(scene, pose, clf, top=args.top)
     if args.json:
@@ -116,6 +140,58 @@ def cmd_classify(args: argparse.Namespace) -> int:
     else:
         _print_prediction(record)
     return 0
+
+
+def _target_from_args(args: argparse.Namespace) -> int | None:
+    from strike_pose.models.labels import resolve_class
+
+    return resolve_class(args.target, where="--target") if args.target else None
+
+
+def cmd_grad(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from strike_pose.render import default_renderer
+    from strike_pose.scene import POSE_FIELDS
+    from strike_pose.search.objective import Objective
+    from strike_pose.search.strategies import pose_gradient
+
+    scene = load_scene_from_args(args)
+    pose = pose_from_args(args, scene)
+    clf = classifier_from_args(args)
+    objective = Objective(clf, scene.true_class, _target_from_args(args))
+    loss, grad, probs = pose_gradient(scene, objective, np.array(pose.as_tuple()), clf.input_size,
+                                      default_renderer())
+    record = {"model": clf.name, "loss": loss, "objective": "untargeted: log p(true class)"
+              if objective.target is None else "targeted: -log p(target)",
+              "gradient": dict(zip(POSE_FIELDS, map(float, grad))), "pose": pose.as_dict()}
+    if args.json:
+        _print_json(record)
+    else:
+        print(f"loss {loss:.4f} ({record['objective']})")
+        for name, value in record["gradient"].items():
+            print(f"  d loss / d {name:<5} {value:+.5f}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from strike_pose.search import run_search
+
+    scene = load_scene_from_args(args)
+    start = pose_from_args(args, scene)
+    clf = classifier_from_args(args)
+    result = run_search(scene, clf, start, method=args.method, target=_target_from_args(args),
+                        radius=args.radius, steps=args.steps, budget_seconds=args.budget_seconds,
+                        seed=args.seed, learning_rate=args.lr, out_dir=args.out, progress=True)
+    if args.json:
+        _print_json(result)
+    else:
+        state = "found a fooling pose" if result["success"] else "no fooling pose found"
+        print(f"{state} after {result['steps']} steps in {result['seconds']:.1f} s: top-1 "
+              f"{result['top'][0]['label']!r} p={result['top'][0]['prob']:.3f}, true p={result['true_prob']:.3f}")
+        for kind, path in result["files"].items():
+            print(f"wrote {path}")
+    return 0 if result["success"] else 1
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
@@ -149,13 +225,29 @@ def cmd_classes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    """The desktop visualizer; with no display it says what to do and exits 2."""
+    from strike_pose.gui import require_display, run_gui
+
+    require_display()
+    scene = load_scene_from_args(args)
+    clf = classifier_from_args(args)
+    return run_gui(scene, clf, args.export_dir, model_name=clf.name, pose=pose_from_args(args, scene))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the GUI where a display is, else a headless render + classify into out/."""
     from strike_pose.export import export_shot
+    from strike_pose.gui import WindowUnavailable, display_available, run_gui
 
     scene = load_scene_from_args(args)
     pose = pose_from_args(args, scene)
     clf = classifier_from_args(args)
+    if not args.headless and display_available():
+        try:
+            return run_gui(scene, clf, args.out_dir, model_name=clf.name, pose=pose)
+        except WindowUnavailable as exc:
+            print(f"note: {exc}; running the headless demo instead", file=sys.stderr)
     record, image = classify_scene(scene, pose, clf)
     files = export_shot(args.out_dir, f"{scene.name}", image, {**record, "scene": scene.describe()})
     _print_prediction(record)
@@ -183,8 +275,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p)
     _add_model_options(p)
     p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    p.add_argument("--from", dest="from_shot", metavar="SHOT.json",
+                   help="re-render and classify an exported shot (scene, pose, light, model)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("grad", help="the search loss at a pose and its gradient w.r.t. the pose")
+    _add_scene_options(p)
+    _add_model_options(p)
+    p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.set_defaults(func=cmd_grad)
+
+    p = sub.add_parser("search", help="search for a pose that fools the classifier")
+    _add_scene_options(p)
+    _add_model_options(p)
+    p.add_argument("--method", default="grad", choices=("grad", "random", "fd", "cmaes"),
+                   help="grad (analytic gradient, default), random, fd (finite differences), cmaes")
+    p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
+    p.add_argument("--radius", type=float, help="keep the orientation within DEGREES of the start")
+    p.add_argument("--steps", type=int, default=200, help="at most this many steps (default 200)")
+    p.add_argument("--budget-seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--lr", type=float, help="step size in degrees (and 1/100 units) for grad and fd")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("scenes", help="list the bundled scenes")
     p.set_defaults(func=cmd_scenes)
@@ -196,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classes", help="list the ImageNet classes (index and label)")
     p.add_argument("filter", nargs="?", help="only labels containing this text")
     p.set_defaults(func=cmd_classes)
+
+    p = sub.add_parser("gui", help="the desktop visualizer (needs a display)")
+    _add_scene_options(p)
+    _add_model_options(p)
+    p.add_argument("--export-dir", default="out", help="where captures are written (default out/)")
+    p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("run", help="the main job: the GUI on a display, else a headless demo into out/")
     _add_scene_options(p)

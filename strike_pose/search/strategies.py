@@ -155,7 +155,11 @@ def random_search(ctx: SearchContext, batch: int = 12) -> Iterator:
 
 
 def cmaes_search(ctx: SearchContext, population: int = 12) -> Iterator:
-    import cma
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cma warns that matplotlib (for its plots) is missing
+        import cma
 
     start = np.array(ctx.region.start.as_tuple())
     sigma = (ctx.region.radius or 90.0) / 3.0

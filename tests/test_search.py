@@ -1,0 +1,118 @@
+"""Search: the objective, the region, the strategies' steps, cancelling, and the CLI's exports."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from strike_pose import Pose, StrikePoseError
+from strike_pose.cli import main
+from strike_pose.search import METHODS, search
+from strike_pose.search.objective import Objective, Region, rotation_angle
+
+NEAR_FOOLING = "75,25,0,0,0,-8"  # the bus seen almost end-on: still "school bus", but barely
+
+
+def test_objective_losses_and_success(classifier):
+    import torch
+
+    logits = torch.zeros(1, 1000)
+    logits[0, 779] = 2.0
+    untargeted = Objective(classifier, 779)
+    targeted = Objective(classifier, 779, target=805)
+    p779 = float(torch.softmax(logits, 1)[0, 779])
+    assert np.isclose(float(untargeted.loss_from_logits(logits)[0]), np.log(p779), atol=1e-5)
+    assert np.isclose(float(targeted.loss_from_logits(logits)[0]), -np.log((1 - p779) / 999), atol=1e-4)
+    probs = np.zeros(1000)
+    probs[805] = 1
+    assert untargeted.success(probs) and targeted.success(probs)
+    probs[:] = 0
+    probs[3] = 1
+    assert untargeted.success(probs) and not targeted.success(probs)
+
+
+def test_region_keeps_the_radius_and_the_frustum():
+    start = Pose(30, 10, 0, 0, 0, -8)
+    region = Region(start=start, fov_y=16.426, radius=20)
+    rng = np.random.default_rng(0)
+    for pose in region.sample(rng, 50):
+        assert rotation_angle(np.array(start.as_tuple()), pose) <= 20 + 1e-6
+    far = region.project(np.array([170, 80, -90, 5, -5, -30]))
+    assert rotation_angle(np.array(start.as_tuple()), far) == pytest.approx(20, abs=1e-6)
+    assert region.z_far <= far[5] <= region.z_near and abs(far[3]) < -far[5] * 0.15
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_yields_steps_and_stops(method, bus, classifier):
+    steps = list(search(bus, classifier, start=Pose.parse(NEAR_FOOLING), method=method, radius=30,
+                        steps=3, seed=1))
+    assert 1 <= len(steps) <= 3
+    assert [s.index for s in steps] == list(range(1, len(steps) + 1))
+    for s in steps:
+        assert s.probs.shape == (1000,) and np.isfinite(s.loss) and s.evaluations >= s.index
+    assert steps[-1].success or len(steps) == 3
+
+
+def test_grad_fools_the_classifier_from_a_near_pose(bus, classifier, tmp_path, capsys):
+    assert main(["search", "--pose", NEAR_FOOLING, "--method", "grad", "--radius", "30", "--steps", "20",
+                 "--out", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["success"] and result["top"][0]["index"] != 779
+    for key in ("steps", "seconds", "seconds_per_step", "start_pose", "final_pose", "true_prob",
+                "target_prob", "files"):
+        assert key in result
+    shot = json.loads(open(result["files"]["json"]).read())
+    for key in ("scene", "pose", "model", "top", "true_class", "search", "strike_pose_version"):
+        assert key in shot
+    assert shot["scene"]["sha256"] and shot["search"]["method"] == "grad" and shot["search"]["seed"] == 0
+
+    # The shot reproduces: same top-1, same probabilities within 1e-3.
+    assert main(["classify", "--from", result["files"]["json"], "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["top"][0]["index"] == shot["top"][0]["index"]
+    assert abs(again["true_class"]["prob"] - shot["true_class"]["prob"]) < 1e-3
+    assert abs(again["top"][0]["prob"] - shot["top"][0]["prob"]) < 1e-3
+
+
+def test_same_seed_same_result(bus, classifier):
+    def run():
+        return [s.pose.as_tuple() for s in search(bus, classifier, method="random", steps=2, seed=5)]
+
+    assert run() == run()
+
+
+def test_cancel_stops_the_search(bus, classifier):
+    cancel = threading.Event()
+    steps = []
+    for step in search(bus, classifier, method="grad", steps=100, cancel=cancel):
+        steps.append(step)
+        cancel.set()
+    assert len(steps) == 1
+
+
+def test_grad_cli_prints_loss_and_gradient(capsys):
+    assert main(["grad", "--pose", "30,10,0,0,0,-8", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["loss"] < 0 and set(data["gradient"]) == {"yaw", "pitch", "roll", "x", "y", "z"}
+    assert all(np.isfinite(v) for v in data["gradient"].values())
+
+
+@pytest.mark.parametrize("args, words", [
+    (["search", "--method", "grad", "--target", "school bus", "--out", "x"], "true class"),
+    (["search", "--target", "not a class", "--out", "x"], "not an ImageNet class"),
+    (["search", "--radius", "0", "--out", "x"], "radius"),
+    (["search", "--steps", "0", "--out", "x"], "steps"),
+    (["classify", "--from", "missing.json"], "not found"),
+])
+def test_search_errors(args, words, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1
+
+
+def test_bad_shot_json(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["classify", "--from", str(bad)]) == 2
+    assert "not a JSON shot" in capsys.readouterr().err
