@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 
-.PHONY: run test bench system-gl system-gui venv clean
+.PHONY: run test bench bench-search system-gl system-gui venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
@@ -17,8 +17,12 @@ run: system-gl venv
 test: system-gl system-gui $(VENV)/.stamp-test
 	$(PY) -m pytest -q tests
 
-bench: system-gl venv
+bench: system-gl system-gui venv
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.gradient_report --poses 10
+
+bench-search: system-gl venv
+	$(PY) -m benchmarks.search_effectiveness
 
 system-gl:
 	@sh .ci/system-packages $(GL_PACKAGES)

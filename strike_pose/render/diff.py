@@ -230,41 +230,46 @@ def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
     side the crossing lies on is blended towards the other by |s - 1/2| (nvdiffrast's rule).
     """
     height, width = ids.shape
-    flat = image.reshape(-1, 3)
-    deltas_index, deltas_value = [], []
-    for axis in (0, 1):  # 0: horizontal pairs (i, j)-(i, j+1); 1: vertical pairs (i, j)-(i+1, j)
-        if axis == 0:
-            a_ids, b_ids = ids[:, :-1], ids[:, 1:]
-        else:
-            a_ids, b_ids = ids[:-1, :], ids[1:, :]
+    ids_flat = ids.reshape(-1)
+    src, dst, horizontal = [], [], []
+    for axis, (a_ids, b_ids, offset) in enumerate(((ids[:, :-1], ids[:, 1:], 1), (ids[:-1, :], ids[1:, :], width))):
         rows, cols = torch.nonzero(a_ids != b_ids, as_tuple=True)
-        if len(rows) == 0:
-            continue
         a_pix = rows * width + cols
-        b_pix = a_pix + (1 if axis == 0 else width)
-        for src, dst in ((a_pix, b_pix), (b_pix, a_pix)):
-            found, s = _walk(src, dst, ids.reshape(-1), m, screen, facing, width, axis)
-            if not bool(found.any()):
-                continue
-            src, dst, s = src[found], dst[found], s[found]
-            # Where both sides claim a silhouette, the nearer surface wins (checked below).
-            deltas_index.append((src, dst, s, depth.reshape(-1)[src]))
-    if not deltas_index:
+        b_pix = a_pix + offset
+        src += [a_pix, b_pix]
+        dst += [b_pix, a_pix]
+        horizontal += [torch.full_like(a_pix, axis == 0, dtype=torch.bool)] * 2
+    src, dst, horizontal = torch.cat(src), torch.cat(dst), torch.cat(horizontal)
+    src_tri = ids_flat[src] - 1
+    keep = src_tri >= 0
+    src, dst, horizontal, src_tri = src[keep], dst[keep], horizontal[keep], src_tri[keep]
+    if len(src) == 0:
         return image
-    # Resolve pairs claimed from both sides: keep the nearer claimant.
-    src = torch.cat([d[0] for d in deltas_index])
-    dst = torch.cat([d[1] for d in deltas_index])
-    s = torch.cat([d[2] for d in deltas_index])
-    near = torch.cat([d[3] for d in deltas_index])
+    q_src = torch.stack([(src % width).to(screen.dtype) + 0.5, (src // width).to(screen.dtype) + 0.5], dim=1)
+    q_dst = torch.stack([(dst % width).to(screen.dtype) + 0.5, (dst // width).to(screen.dtype) + 0.5], dim=1)
+    found, tri, edge = _walk(src_tri, q_src, q_dst, m, screen.detach(), facing, horizontal)
+    if not bool(found.any()):
+        return image
+    src, dst, tri, edge = src[found], dst[found], tri[found], edge[found]
+    q_src, q_dst = q_src[found], q_dst[found]
+    # Where the silhouette crosses the segment, with gradient: the edge's barycentric coordinate is
+    # affine along the segment, so s = l(src) / (l(src) - l(dst)).
+    corners = screen[m.faces[tri]]
+    l_src = _barycentrics(corners, q_src).gather(1, edge[:, None])[:, 0]
+    l_dst = _barycentrics(corners, q_dst).gather(1, edge[:, None])[:, 0]
+    s = (l_src / (l_src - l_dst)).clamp(0, 1)
+
+    # A pair claimed from both sides (two silhouettes between the centres): the nearer surface wins.
+    near = depth.reshape(-1)[src]
     pair_key = torch.minimum(src, dst) * (height * width) + torch.maximum(src, dst)
     order = torch.argsort(near)
-    first = torch.zeros(len(order), dtype=torch.bool, device=src.device)
     _, inverse = torch.unique(pair_key[order], return_inverse=True)
-    seen = torch.full((int(inverse.max()) + 1,), len(order), dtype=torch.long, device=src.device)
-    seen.scatter_reduce_(0, inverse, torch.arange(len(order), device=src.device), reduce="amin")
-    first[order[seen]] = True
-    src, dst, s = src[first], dst[first], s[first]
+    winner = torch.full((int(inverse.max()) + 1,), len(order), dtype=torch.long, device=src.device)
+    winner.scatter_reduce_(0, inverse, torch.arange(len(order), device=src.device), reduce="amin")
+    chosen = order[winner]
+    src, dst, s = src[chosen], dst[chosen], s[chosen]
 
+    flat = image.reshape(-1, 3)
     c_src, c_dst = flat[src], flat[dst]
     outward = s > 0.5  # the silhouette lies on the other pixel's side: it is partly covered by src
     weight = (s - 0.5).abs()[:, None]
@@ -273,44 +278,39 @@ def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
     return flat.index_add(0, target, delta).reshape(height, width, 3)
 
 
-def _walk(src, dst, ids_flat, m: _MeshTensors, screen, facing, width, axis):
-    """From the triangle at pixel src towards pixel dst's centre: (found, s) per pair."""
-    dtype = screen.dtype
-    tri = ids_flat[src] - 1
-    found = torch.zeros(len(src), dtype=torch.bool, device=src.device)
-    s_out = torch.zeros(len(src), dtype=dtype, device=src.device)
-    active = tri >= 0
-    q_src = torch.stack([(src % width).to(dtype) + 0.5, (src // width).to(dtype) + 0.5], dim=1)
-    q_dst = torch.stack([(dst % width).to(dtype) + 0.5, (dst // width).to(dtype) + 0.5], dim=1)
+@torch.no_grad()
+def _walk(tri, q_src, q_dst, m: _MeshTensors, screen, facing, horizontal):
+    """From triangle `tri` at q_src towards q_dst: (found, triangle, edge) of the silhouette crossing."""
+    tri = tri.clone()
+    count = len(tri)
+    found = torch.zeros(count, dtype=torch.bool, device=tri.device)
+    edge_out = torch.zeros(count, dtype=torch.long, device=tri.device)
+    active = torch.arange(count, device=tri.device)
     for _ in range(WALK_STEPS):
-        idx = torch.nonzero(active, as_tuple=True)[0]
-        if len(idx) == 0:
+        if len(active) == 0:
             break
-        t = tri[idx]
+        t = tri[active]
         corners = screen[m.faces[t]]  # (N, 3, 2)
-        l_src = _barycentrics(corners, q_src[idx])
-        l_dst = _barycentrics(corners, q_dst[idx])
+        l_src = _barycentrics(corners, q_src[active])
+        l_dst = _barycentrics(corners, q_dst[active])
         leaving = (l_src >= -1e-7) & (l_dst < 0)
-        s_edge = l_src / (l_src - l_dst).where(leaving, torch.ones_like(l_src))
-        s_edge = torch.where(leaving, s_edge, torch.full_like(s_edge, 2.0))
-        s_min, edge = s_edge.detach().min(dim=1)
+        s_edge = torch.where(leaving, l_src / (l_src - l_dst).where(leaving, torch.ones_like(l_src)),
+                             torch.full_like(l_src, 2.0))
+        s_min, edge = s_edge.min(dim=1)
         exits = s_min <= 1.0
         neighbour = m.neighbours[t, edge]
-        silhouette = (neighbour < 0) | (facing[neighbour.clamp_min(0)] != facing[t])
+        silhouette = exits & ((neighbour < 0) | (facing[neighbour.clamp_min(0)] != facing[t]))
         # The edge's screen direction decides which pairs handle it.
-        va = m.faces[t, (edge + 1) % 3]
-        vb = m.faces[t, (edge + 2) % 3]
-        d = (screen[vb] - screen[va]).detach()
+        d = screen[m.faces[t, (edge + 2) % 3]] - screen[m.faces[t, (edge + 1) % 3]]
         steep = d[:, 1].abs() > d[:, 0].abs()
-        handled = steep if axis == 0 else ~steep
-        hit = exits & silhouette
-        take = hit & handled
-        s_out[idx[take]] = s_edge[take, edge[take]].clamp(0, 1)
-        found[idx[take]] = True
-        # Stop at any silhouette (handled by the other axis or not), or when the segment stays inside.
-        active[idx[hit | ~exits]] = False
-        tri[idx[exits & ~hit]] = neighbour[exits & ~hit]
-    return found, s_out
+        take = silhouette & (steep == horizontal[active])
+        found[active[take]] = True
+        edge_out[active[take]] = edge[take]
+        # Walk on across interior edges; stop at any silhouette, or where the segment stays inside.
+        onward = exits & ~silhouette
+        tri[active[onward]] = neighbour[onward]
+        active = active[onward]
+    return found, tri, edge_out
 
 
 # ------------------------------------------------------------------------------------ the render

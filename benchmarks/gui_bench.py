@@ -1,0 +1,146 @@
+"""The visualizer's frame rate and prediction latency with live classification on, under Xvfb.
+
+The real window runs on its own virtual display while a script turns the object a little every frame
+(so every frame is new and the classifier never idles). Scenarios: live classification off (the UI
+alone), live classification on, live classification + Grad-CAM. Reports the UI frame rate (the window
+is capped at 60 fps), the slowest frames, the model's own rate, and the frame-to-prediction latency
+(from the frame being rendered to its probabilities being ready; the UI shows them at its next frame).
+
+    python -m benchmarks.gui_bench [--seconds 15] [--scene school_bus] [--model efficientnet_lite0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+SCENARIOS = (("UI only (live off)", {"live": False, "gradcam": False}),
+             ("live classification", {"live": True, "gradcam": False}),
+             ("live + Grad-CAM", {"live": True, "gradcam": True}))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class BenchScript:
+    """Runs once a frame inside the window: warm up, then each scenario for `seconds`."""
+
+    def __init__(self, seconds: float, warmup: float = 4.0):
+        self.seconds, self.warmup = seconds, warmup
+        self.results: list[dict] = []
+        self.scenario = -1
+        self.started = time.perf_counter()
+        self._reset(self.started)
+
+    def _reset(self, now: float, session=None) -> None:
+        self.since = now
+        self.frames: list[float] = []
+        self.latencies: list[float] = []
+        self.predictions = 0
+        self.last_prediction = session.prediction if session is not None else None
+
+    def _finish(self, now: float, name: str) -> None:
+        span = self.frames[-1] - self.frames[0] if len(self.frames) > 1 else float("nan")
+        intervals = [b - a for a, b in zip(self.frames, self.frames[1:])]
+        self.results.append({
+            "scenario": name,
+            "ui_fps": (len(self.frames) - 1) / span,
+            "slowest_frame_ms": max(intervals) * 1000 if intervals else float("nan"),
+            "p95_frame_ms": percentile(intervals, 0.95) * 1000,
+            "model_per_s": self.predictions / span if self.predictions else 0.0,
+            "latency_median_ms": statistics.median(self.latencies) * 1000 if self.latencies else float("nan"),
+            "latency_p95_ms": percentile(self.latencies, 0.95) * 1000 if self.latencies else float("nan"),
+        })
+
+    def __call__(self, window, now: float) -> None:
+        session = window.session
+        if self.scenario == -1:  # warm-up: the model's first passes are slow
+            if now - self.started > self.warmup and session.prediction is not None:
+                self.scenario = 0
+                session.set_view(help=False, **SCENARIOS[0][1])
+                self._reset(now, session)
+            return
+        name, _ = SCENARIOS[self.scenario]
+        self.frames.append(now)
+        pose = session.pose
+        session.set_pose(replace(pose, yaw=pose.yaw + 1.0))  # a new frame every frame
+        prediction = session.prediction
+        if prediction is not self.last_prediction and prediction is not None and prediction.source == "live":
+            self.predictions += 1
+            self.latencies.append(prediction.latency)
+        self.last_prediction = prediction
+        if now - self.since >= self.seconds:
+            self._finish(now, name)
+            self.scenario += 1
+            if self.scenario == len(SCENARIOS):
+                session.quit_requested = True
+                return
+            session.set_view(**SCENARIOS[self.scenario][1])
+            self._reset(now, session)
+
+
+def run_child(args: argparse.Namespace) -> int:
+    import torch
+
+    from strike_pose.gui import run_gui
+    from strike_pose.models import create_classifier
+    from strike_pose.scene import load_scene
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    scene = load_scene(args.scene)
+    classifier = create_classifier(args.model)
+    script = BenchScript(args.seconds)
+    rc = run_gui(scene, classifier, "/tmp/strike-pose-gui-bench", model_name=args.model, driver=script)
+    info = {"torch_threads": torch.get_num_threads(), "device": str(classifier.device),
+            "input": classifier.input_size, "results": script.results}
+    print("RESULT " + json.dumps(info), flush=True)
+    return rc
+
+
+def markdown(info: dict, args: argparse.Namespace) -> str:
+    lines = [f"GUI benchmark: scene {args.scene}, model {args.model} (input {info['input']} px, "
+             f"{info['device']}, torch threads {info['torch_threads']}), {args.seconds:g} s per row, "
+             f"{platform.processor() or platform.machine()}, window 1360x820 on Xvfb, UI capped at 60 fps",
+             "",
+             "| scenario | UI fps | p95 frame (ms) | slowest frame (ms) | predictions/s | latency median (ms) | latency p95 (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in info["results"]:
+        lines.append(f"| {r['scenario']} | {r['ui_fps']:.1f} | {r['p95_frame_ms']:.0f} | {r['slowest_frame_ms']:.0f} | "
+                     f"{r['model_per_s']:.1f} | {r['latency_median_ms']:.0f} | {r['latency_p95_ms']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per scenario (default 15)")
+    parser.add_argument("--scene", default="school_bus")
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return run_child(args)
+    from strike_pose.gui.xvfb import display_environment, virtual_display
+
+    with virtual_display(1600, 1000) as display:
+        command = [sys.executable, "-m", "benchmarks.gui_bench", *(argv if argv is not None else sys.argv[1:]), "--child"]
+        done = subprocess.run(command, env=display_environment(display), capture_output=True, text=True)
+    results = [line[len("RESULT "):] for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not results:
+        sys.stderr.write(done.stdout + done.stderr)
+        return done.returncode or 1
+    print(markdown(json.loads(results[-1]), args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`make bench`: the cost of each stage of the flow, measured in one process (medians).
+
+Targets (ratios, since these machines are shared and noisy):
+- one end-to-end frame (render + readback + preprocessing + forward) <= 1.10 x the bare model forward;
+- one grad step <= 2 x (model forward + backward); one fd step >= 3 x one grad step.
+
+    python -m benchmarks.run [--scene NAME] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from strike_pose.render.gl import load_llvm_users_first
+
+
+def median_ms(fn, repeat: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scene", default="school_bus")
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    load_llvm_users_first()
+
+    import strike_pose
+    from strike_pose.render import default_renderer
+    from strike_pose.render.diff import render_differentiable
+    from strike_pose.search import search
+    from strike_pose.search.objective import Objective
+
+    scene = strike_pose.load_scene(args.scene)
+    clf = strike_pose.create_classifier(args.model)
+    renderer = default_renderer()
+    size, pose = clf.input_size, scene.pose
+    objective = Objective(clf, scene.true_class)
+    image = renderer.render(scene, pose, size=size)
+    x = clf.to_tensor(image)
+    rows = []
+
+    def row(name, ms, note=""):
+        rows.append((name, ms, note))
+        print(f"  {name:<48} {ms:8.2f} ms {note}", flush=True)
+
+    print(f"{args.scene}, {clf.name} at {size}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"{platform.processor() or platform.machine()}", flush=True)
+    render_ms = median_ms(lambda: renderer.render(scene, pose, size=size), args.repeat)
+    row("render + readback (OpenGL, no MSAA)", render_ms)
+    row("render + readback, 4x MSAA", median_ms(lambda: renderer.render(scene, pose, size=size, msaa=4), args.repeat))
+    row("visibility buffer + readback", median_ms(lambda: renderer.render_visibility(scene, pose, size=size), args.repeat))
+    prep_ms = median_ms(lambda: (clf.to_tensor(image) - clf._mean) / clf._std, args.repeat)
+    row("preprocessing (to tensor, normalise)", prep_ms)
+    with torch.inference_mode():
+        forward_ms = median_ms(lambda: clf.model((x - clf._mean) / clf._std), args.repeat)
+    row("model forward", forward_ms)
+    frame_ms = median_ms(lambda: clf.probabilities(renderer.render(scene, pose, size=size)), args.repeat)
+    row("end-to-end frame (render, read back, classify)", frame_ms, f"= {frame_ms / forward_ms:.2f} x forward (goal <= 1.10)")
+
+    def model_fb():
+        xi = x.clone().requires_grad_(True)
+        clf.logits(xi)[0, scene.true_class].backward()
+
+    fb_ms = median_ms(model_fb, args.repeat)
+    row("model forward + backward to the input", fb_ms)
+    vis = renderer.render_visibility(scene, pose, size=size)
+
+    def twin_fb():
+        p = torch.tensor(pose.as_tuple(), dtype=torch.float32, requires_grad=True)
+        render_differentiable(scene, p, size=size, visibility=vis).sum().backward()
+
+    twin_ms = median_ms(twin_fb, args.repeat)
+    row("twin forward + backward (with antialiasing)", twin_ms, f"= {twin_ms / fb_ms:.2f} x model f+b")
+
+    def steps_ms(method: str) -> float:
+        per = []
+        for seed in range(3):
+            last = None
+            for last in search(scene, clf, method=method, radius=30, steps=6, seed=seed):
+                pass
+            per.append(last.seconds / last.index * 1000)
+        return statistics.median(per)
+
+    grad_ms = steps_ms("grad")
+    row("one grad step (GL visibility, twin, model f+b)", grad_ms, f"= {grad_ms / fb_ms:.2f} x model f+b (goal <= 2)")
+    fd_ms = steps_ms("fd")
+    row("one fd step (13 renders, batched forward)", fd_ms, f"= {fd_ms / grad_ms:.2f} x grad step (goal >= 3)")
+
+    print("\n| stage | ms | ratio |\n|---|---:|---|")
+    for name, ms, note in rows:
+        print(f"| {name} | {ms:.2f} | {note.lstrip('= ')} |")
+
+
+if __name__ == "__main__":
+    main()
