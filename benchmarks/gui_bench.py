@@ -2,9 +2,11 @@
 
 The real window runs on its own virtual display while a script turns the object a little every frame
 (so every frame is new and the classifier never idles). Scenarios: live classification off (the UI
-alone), live classification on, live classification + Grad-CAM. Reports the UI frame rate (the window
-is capped at 60 fps), the slowest frames, the model's own rate, and the frame-to-prediction latency
-(from the frame being rendered to its probabilities being ready; the UI shows them at its next frame).
+alone), live classification on, live classification + Grad-CAM, and Optimize running (a targeted grad
+search that keeps going; the object moves every step). Reports the UI frame rate (the window is
+capped at 60 fps), the slowest frames, the model's own rate, the frame-to-prediction latency (from
+the frame being rendered to its probabilities being ready; the UI shows them at its next frame), and
+the search's steps per second. The machines these run on are shared: compare rows of one run.
 
     python -m benchmarks.gui_bench [--seconds 15] [--scene school_bus] [--model efficientnet_lite0]
 """
@@ -22,7 +24,9 @@ from dataclasses import replace
 
 SCENARIOS = (("UI only (live off)", {"live": False, "gradcam": False}),
              ("live classification", {"live": True, "gradcam": False}),
-             ("live + Grad-CAM", {"live": True, "gradcam": True}))
+             ("live + Grad-CAM", {"live": True, "gradcam": True}),
+             ("Optimize running (grad)", {"live": True, "gradcam": False}))
+OPTIMIZE = 3  # the scenario index: the search moves the object; a hard target keeps it searching
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -45,6 +49,8 @@ class BenchScript:
         self.frames: list[float] = []
         self.latencies: list[float] = []
         self.predictions = 0
+        self.search_steps = 0
+        self.last_step = None
         self.last_prediction = session.prediction if session is not None else None
 
     def _finish(self, now: float, name: str) -> None:
@@ -58,6 +64,7 @@ class BenchScript:
             "model_per_s": self.predictions / span if self.predictions else 0.0,
             "latency_median_ms": statistics.median(self.latencies) * 1000 if self.latencies else float("nan"),
             "latency_p95_ms": percentile(self.latencies, 0.95) * 1000 if self.latencies else float("nan"),
+            "search_steps_per_s": self.search_steps / span,
         })
 
     def __call__(self, window, now: float) -> None:
@@ -70,8 +77,13 @@ class BenchScript:
             return
         name, _ = SCENARIOS[self.scenario]
         self.frames.append(now)
-        pose = session.pose
-        session.set_pose(replace(pose, yaw=pose.yaw + 1.0))  # a new frame every frame
+        if self.scenario == OPTIMIZE:
+            if session.search_step is not self.last_step:
+                self.search_steps += 1
+                self.last_step = session.search_step
+        else:
+            pose = session.pose
+            session.set_pose(replace(pose, yaw=pose.yaw + 1.0))  # a new frame every frame
         prediction = session.prediction
         if prediction is not self.last_prediction and prediction is not None and prediction.source == "live":
             self.predictions += 1
@@ -81,26 +93,29 @@ class BenchScript:
             self._finish(now, name)
             self.scenario += 1
             if self.scenario == len(SCENARIOS):
+                session.stop_optimize()
                 session.quit_requested = True
                 return
             session.set_view(**SCENARIOS[self.scenario][1])
             self._reset(now, session)
+            if self.scenario == OPTIMIZE:
+                session.search_settings.target = 1  # goldfish: far from a bus, so the search keeps going
+                session.search_settings.steps = 100000
+                session.start_optimize()
 
 
 def run_child(args: argparse.Namespace) -> int:
-    import torch
-
     from strike_pose.gui import run_gui
     from strike_pose.models import create_classifier
     from strike_pose.scene import load_scene
 
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
     scene = load_scene(args.scene)
     classifier = create_classifier(args.model)
     script = BenchScript(args.seconds)
     rc = run_gui(scene, classifier, "/tmp/strike-pose-gui-bench", model_name=args.model, driver=script)
-    info = {"torch_threads": torch.get_num_threads(), "device": str(classifier.device),
+    from strike_pose.gui.session import live_torch_threads
+
+    info = {"torch_threads": live_torch_threads(), "device": str(classifier.device),
             "input": classifier.input_size, "results": script.results}
     print("RESULT " + json.dumps(info), flush=True)
     return rc
@@ -108,14 +123,19 @@ def run_child(args: argparse.Namespace) -> int:
 
 def markdown(info: dict, args: argparse.Namespace) -> str:
     lines = [f"GUI benchmark: scene {args.scene}, model {args.model} (input {info['input']} px, "
-             f"{info['device']}, torch threads {info['torch_threads']}), {args.seconds:g} s per row, "
+             f"{info['device']}, live-analysis torch threads {info['torch_threads']}), {args.seconds:g} s per row, "
              f"{platform.processor() or platform.machine()}, window 1360x820 on Xvfb, UI capped at 60 fps",
              "",
-             "| scenario | UI fps | p95 frame (ms) | slowest frame (ms) | predictions/s | latency median (ms) | latency p95 (ms) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| scenario | UI fps | p95 frame (ms) | slowest frame (ms) | live predictions/s | latency median (ms) "
+             "| latency p95 (ms) | search steps/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in info["results"]:
+        def ms(value: float) -> str:
+            return "-" if value != value else f"{value:.0f}"  # NaN: nothing measured
+
         lines.append(f"| {r['scenario']} | {r['ui_fps']:.1f} | {r['p95_frame_ms']:.0f} | {r['slowest_frame_ms']:.0f} | "
-                     f"{r['model_per_s']:.1f} | {r['latency_median_ms']:.0f} | {r['latency_p95_ms']:.0f} |")
+                     f"{r['model_per_s']:.1f} | {ms(r['latency_median_ms'])} | {ms(r['latency_p95_ms'])} | "
+                     f"{r['search_steps_per_s']:.1f} |")
     return "\n".join(lines)
 
 
@@ -124,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="per scenario (default 15)")
     parser.add_argument("--scene", default="school_bus")
     parser.add_argument("--model", default="efficientnet_lite0")
-    parser.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -1,0 +1,76 @@
+"""Capture: the view (the model-size render) as PNG, optionally the window too, plus the JSON sidecar
+that `strike-pose search` writes, into the export folder, never overwriting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strike_pose.export import export_shot, free_stem, shot_record, write_json, write_png
+from strike_pose.models.labels import label_of
+
+WINDOW_SUFFIX = "-window.png"
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One capture, as the captures panel lists it."""
+
+    image_path: str
+    json_path: str
+    window_path: str | None
+    pose: Any  # Pose
+    base_scene: Any  # the Scene as loaded (before the view toggles), to return to
+    view: dict  # the view toggles at capture time
+    top1_index: int
+    top1_prob: float
+    true_class: int
+
+    @property
+    def top1_label(self) -> str:
+        return label_of(self.top1_index)
+
+    @property
+    def fooled(self) -> bool:
+        return self.top1_index != self.true_class
+
+    @property
+    def name(self) -> str:
+        return Path(self.image_path).name
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a label: 'tiger cat' -> 'tiger_cat'."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "shot"
+
+
+def shot_stem(scene_name: str, probs: np.ndarray) -> str:
+    """'school_bus-as-tiger_cat': the scene and what the model sees."""
+    return f"{slug(scene_name)}-as-{slug(label_of(int(np.argmax(probs))))}"
+
+
+def take_shot(folder: str | Path, scene, base_scene, pose, classifier, image: np.ndarray, probs: np.ndarray,
+              *, target: int | None = None, view: dict | None = None, search: dict | None = None,
+              window_image: np.ndarray | None = None) -> Shot:
+    """Write STEM.png (+ STEM-window.png) and STEM.json into `folder`; never overwrites."""
+    view = dict(view or {})
+    record = shot_record(scene, pose, classifier, probs, target=target, **(search or {"method": "manual"}))
+    record["view"] = view
+    base = free_stem(folder, shot_stem(scene.name, probs), (".png", ".json", WINDOW_SUFFIX))
+    window_path = None
+    if window_image is not None:
+        window_path = base.with_name(base.name + WINDOW_SUFFIX)
+        record["window_image"] = window_path.name
+    files = export_shot(Path(folder), base.name, image, record)
+    if window_path is not None:
+        write_png(window_path, window_image)
+    top1 = int(np.argmax(probs))
+    return Shot(files["image"], files["json"], str(window_path) if window_path else None, pose, base_scene,
+                view, top1, float(probs[top1]), int(scene.true_class))
+
+
+__all__ = ["Shot", "take_shot", "shot_stem", "slug", "write_json"]

@@ -1,0 +1,385 @@
+"""The imgui panels: they show a Session's fields and call its methods; no logic of their own.
+
+Layout: the view on the left (drawn behind the panels), one column of collapsible panels on the right
+(predictions, search, pose & light, captures, scene), a status line at the bottom, and the help over
+the view's corner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from imgui_bundle import imgui
+
+from strike_pose.gui import controls
+from strike_pose.gui.files import FILE_KINDS, FileBrowser, native_dialog_available, native_filters
+from strike_pose.gui.layout import Layout
+from strike_pose.gui.session import Session, filter_classes
+from strike_pose.models.labels import imagenet_labels, label_of
+from strike_pose.render.transforms import frustum_half_extent
+
+GREEN = imgui.ImVec4(0.35, 0.85, 0.40, 1.0)
+ORANGE = imgui.ImVec4(1.0, 0.62, 0.20, 1.0)
+RED = imgui.ImVec4(1.0, 0.40, 0.35, 1.0)
+GREY = imgui.ImVec4(0.65, 0.65, 0.65, 1.0)
+PANEL_FLAGS = (imgui.WindowFlags_.no_move | imgui.WindowFlags_.no_resize | imgui.WindowFlags_.no_collapse
+               | imgui.WindowFlags_.no_saved_settings)
+
+
+@dataclass
+class PanelState:
+    """What only the panels need between frames: typed text, the open file browser."""
+
+    class_filter: str = ""
+    model_text: str = ""
+    true_class_text: str = ""
+    browser: FileBrowser | None = None
+    native_dialog: tuple[str, Any] | None = None  # (kind, portable_file_dialogs.open_file)
+    start_folder: Path = field(default_factory=Path.cwd)
+    models: list[str] | None = None
+
+
+def draw(session: Session, state: PanelState, layout: Layout) -> None:
+    """All panels for one frame (between imgui.new_frame() and imgui.render())."""
+    _side_panel(session, state, layout)
+    _status_bar(session, layout)
+    if session.view.help:
+        _help(session, layout)
+    _file_browser(session, state, layout)
+    _poll_native_dialog(session, state)
+
+
+# ------------------------------------------------------------------------------------ side column
+
+def _side_panel(session: Session, state: PanelState, layout: Layout) -> None:
+    panel = layout.panel
+    imgui.set_next_window_pos((panel.x, panel.y))
+    imgui.set_next_window_size((panel.width, panel.height))
+    imgui.begin("strike-pose##panels", None, PANEL_FLAGS | imgui.WindowFlags_.no_title_bar)
+    if _header("Predictions", True):
+        _predictions(session)
+    if _header("Search", True):
+        _search(session, state)
+    if _header("Pose and light", True):
+        _pose(session)
+    if _header("Captures", True):
+        _captures(session)
+    if _header("Scene and model", False):
+        _scene(session, state)
+    imgui.end()
+
+
+def _header(title: str, open_at_start: bool) -> bool:
+    imgui.set_next_item_open(open_at_start, imgui.Cond_.first_use_ever)
+    return imgui.collapsing_header(title)
+
+
+def _predictions(session: Session) -> None:
+    prediction = session.prediction
+    if prediction is None:
+        imgui.text_colored(GREY, "waiting for the first prediction..." if session.view.live
+                           else "live classification is off (L)")
+    else:
+        bar_width = imgui.get_content_region_avail().x * 0.4
+        for row in session.top(5):
+            colour = GREEN if row["index"] == session.true_class else (
+                ORANGE if row["index"] == session.search_settings.target else None)
+            if colour is not None:
+                imgui.push_style_color(imgui.Col_.plot_histogram, colour)
+            imgui.progress_bar(row["prob"], (bar_width, 0), f"{row['prob']:.3f}")
+            if colour is not None:
+                imgui.pop_style_color()
+            imgui.same_line()
+            imgui.text(row["label"])
+        true_p = session.probability_of(session.true_class)
+        top1 = int(np.argmax(prediction.probs))
+        imgui.text_colored(GREEN if top1 == session.true_class else RED,
+                           f"true class {label_of(session.true_class)!r}: {true_p:.3f}"
+                           + ("" if top1 == session.true_class else "   FOOLED"))
+        target = session.search_settings.target
+        if target is not None:
+            imgui.text_colored(ORANGE, f"target {label_of(target)!r}: {session.probability_of(target):.3f}")
+    now = session.clock()
+    latency = session.latency
+    rate = session.model_rate.rate(now)
+    model = f"{rate:.1f}/s" if rate > 0 else "idle"
+    source = {"search": "  (from the search)", "capture": "  (at capture)"}.get(
+        prediction.source, "") if prediction is not None else ""
+    imgui.text_colored(GREY, f"UI {session.ui_rate.rate(now):.0f} fps   model {model}   latency "
+                       + (f"{latency * 1000:.0f} ms" if latency is not None else "-") + source)
+    changed, live = imgui.checkbox("live (L)", session.view.live)
+    if changed:
+        session.set_view(live=live)
+    imgui.same_line()
+    changed, cam = imgui.checkbox("Grad-CAM (G)", session.view.gradcam)
+    if changed:
+        session.set_view(gradcam=cam)
+    imgui.same_line()
+    changed, show_help = imgui.checkbox("help (H)", session.view.help)
+    if changed:
+        session.set_view(help=show_help)
+
+
+def _search(session: Session, state: PanelState) -> None:
+    settings = session.search_settings
+    imgui.begin_disabled(session.searching)
+    methods = list(session.methods)
+    index = methods.index(settings.method) if settings.method in methods else 0
+    changed, index = imgui.combo("method", index, methods)
+    if changed:
+        settings.method = methods[index]
+    target_text = "untargeted (any wrong class)" if settings.target is None else \
+        f"{settings.target}: {label_of(settings.target)}"
+    imgui.text("target:")
+    imgui.same_line()
+    imgui.text_colored(ORANGE if settings.target is not None else GREY, target_text)
+    _, state.class_filter = imgui.input_text_with_hint("filter##classes", "type to filter the 1000 classes",
+                                                        state.class_filter)
+    if imgui.begin_list_box("##classes", (-1, 110)):
+        if imgui.selectable("untargeted (any wrong class)", settings.target is None)[0]:
+            settings.target = None
+        matches = filter_classes(state.class_filter)
+        labels = imagenet_labels()
+        clipper = imgui.ListClipper()
+        clipper.begin(len(matches))
+        while clipper.step():
+            for i in matches[clipper.display_start:clipper.display_end]:
+                if imgui.selectable(f"{i:>4} {labels[i]}", settings.target == i)[0]:
+                    settings.target = i
+        imgui.end_list_box()
+    changed, steps = imgui.input_int("steps", settings.steps, 10, 100)
+    if changed:
+        settings.steps = max(1, min(steps, 100000))
+    changed, size = imgui.input_float("step size", settings.step_size, 0.0, 0.0, "%.4g")
+    if changed:
+        settings.step_size = max(0.0, size)
+    if settings.step_size == 0:
+        imgui.same_line()
+        imgui.text_colored(GREY, "(default)")
+    imgui.end_disabled()
+    if session.searching:
+        if imgui.button("Stop (O)", (120, 0)):
+            session.stop_optimize()
+    elif imgui.button("Optimize (O)", (120, 0)):
+        session.start_optimize()
+    imgui.same_line()
+    _, settings.auto_capture = imgui.checkbox("capture on success", settings.auto_capture)
+    if session.loss_history:
+        losses = np.asarray(session.loss_history, np.float32)
+        step = session.search_step
+        overlay = f"loss {losses[-1]:.3f}  step {step.index if step else len(losses)}"
+        imgui.plot_lines("##loss", losses, overlay_text=overlay, graph_size=(imgui.get_content_region_avail().x, 70))
+
+
+def _slider(label: str, value: float, lo: float, hi: float, fmt: str = "%.2f") -> tuple[bool, float]:
+    return imgui.slider_float(label, value, lo, hi, fmt)
+
+
+def _pose(session: Session) -> None:
+    pose = session.pose
+    changes: dict[str, float] = {}
+    for name in ("yaw", "pitch", "roll"):
+        changed, value = _slider(name, getattr(pose, name), -180.0, 180.0, "%.1f deg")
+        if changed:
+            changes[name] = value
+    half_x, half_y = frustum_half_extent(session.scene.camera.fov_y)
+    reach_x, reach_y = -pose.z * half_x, -pose.z * half_y
+    for name, reach in (("x", reach_x), ("y", reach_y)):
+        changed, value = _slider(name, getattr(pose, name), -reach, reach, "%.3f")
+        if changed:
+            changes[name] = value
+    changed, value = _slider("z", pose.z, controls.Z_FARTHEST, controls.Z_NEAREST, "%.2f")
+    if changed:
+        changes["z"] = value
+    if changes:
+        session.set_pose(pose.__class__(**{**pose.as_dict(), **changes}))
+    if imgui.button("Reset pose (Backspace)"):
+        session.reset_pose()
+    imgui.separator()
+    light = session.base_scene.light
+    changed, value = _slider("ambient", light.ambient, 0.0, 2.0)
+    if changed:
+        session.set_light(ambient=value)
+    changed, value = _slider("diffuse", light.diffuse, 0.0, 2.0)
+    if changed:
+        session.set_light(diffuse=value)
+    changed, direction = imgui.drag_float3("light towards", list(light.direction), 0.01, -1.0, 1.0, "%.2f")
+    if changed and float(np.linalg.norm(direction)) > 1e-3:
+        session.set_light(direction=tuple(float(v) for v in direction))
+    changed, on = imgui.checkbox("specular", session.view.specular)
+    if changed:
+        session.set_view(specular=on)
+    if session.view.specular:
+        changed, value = _slider("strength", session.specular_strength, 0.0, 2.0)
+        if changed:
+            session.set_light(specular=value)
+        changed, value = _slider("shininess", light.shininess, 1.0, 256.0, "%.0f")
+        if changed:
+            session.set_light(shininess=value)
+
+
+def _captures(session: Session) -> None:
+    if imgui.button("Capture (C)"):
+        session.capture()
+    imgui.same_line()
+    changed, on = imgui.checkbox("also save the window", session.view.save_window)
+    if changed:
+        session.set_view(save_window=on)
+    imgui.text_colored(GREY, f"into {session.export_dir}")
+    if not session.captures:
+        imgui.text_colored(GREY, "no shots yet")
+        return
+    if imgui.begin_list_box("##captures", (-1, min(24 * len(session.captures) + 8, 150))):
+        for i, shot in enumerate(reversed(session.captures)):
+            mark = "FOOLED " if shot.fooled else ""
+            text = f"{shot.name}  {mark}{shot.top1_label} {shot.top1_prob:.2f}##shot{i}"
+            if imgui.selectable(text, False)[0]:
+                session.return_to(shot)
+        imgui.end_list_box()
+
+
+def _scene(session: Session, state: PanelState) -> None:
+    scene = session.base_scene
+    imgui.text(f"scene {scene.name}: {scene.mesh.triangle_count} triangles")
+    imgui.text(f"true class: {label_of(scene.true_class)}")
+    from strike_pose.scene import bundled_scenes
+
+    names = bundled_scenes()
+    if names:
+        index = names.index(scene.name) if scene.name in names else -1
+        changed, index = imgui.combo("bundled", index, names)
+        if changed and index >= 0:
+            session.open_bundled_scene(names[index])
+    for kind, label in (("scene", "Open scene..."), ("mesh", "Open mesh..."), ("background", "Open background...")):
+        if imgui.button(label):
+            _open_dialog(session, state, kind)
+        if kind != "background":
+            imgui.same_line()
+    _, state.true_class_text = imgui.input_text_with_hint("##true", "ImageNet label or index", state.true_class_text)
+    imgui.same_line()
+    if imgui.button("set true class") and state.true_class_text.strip():
+        session.set_true_class(state.true_class_text)
+    imgui.separator()
+    if state.models is None:
+        from strike_pose.models import list_models
+
+        state.models = [m["name"] for m in list_models() if m["weights"]]
+    models = list(state.models)
+    if session.model_name not in models:
+        models.append(session.model_name)
+    imgui.begin_disabled(session.searching or session.loading is not None)
+    changed, index = imgui.combo("model", models.index(session.model_name), models)
+    if changed and models[index] != session.model_name:
+        session.set_model(models[index])
+    _, state.model_text = imgui.input_text_with_hint("##othermodel", "e.g. torchvision:resnet50", state.model_text)
+    imgui.same_line()
+    if imgui.button("load model"):
+        session.set_model(state.model_text)
+    imgui.end_disabled()
+    imgui.text_colored(GREY, "other models: torchvision:NAME or timm:NAME with cached weights")
+    imgui.separator()
+    changed, fov = _slider("field of view", scene.camera.fov_y, 5.0, 90.0, "%.1f deg")
+    if changed:
+        session.set_fov(fov)
+    for name in ("background", "texture", "specular"):
+        changed, on = imgui.checkbox(name, getattr(session.view, name))
+        if changed:
+            session.set_view(**{name: on})
+        if name != "specular":
+            imgui.same_line()
+
+
+# ----------------------------------------------------------------------------- file choosing
+
+def _open_dialog(session: Session, state: PanelState, kind: str) -> None:
+    start = state.start_folder
+    if native_dialog_available():
+        from imgui_bundle import portable_file_dialogs as pfd
+
+        state.native_dialog = (kind, pfd.open_file(f"Open {kind}", str(start), native_filters(kind)))
+    else:
+        state.browser = FileBrowser(kind, start.resolve())
+
+
+def _poll_native_dialog(session: Session, state: PanelState) -> None:
+    if state.native_dialog is None:
+        return
+    kind, dialog = state.native_dialog
+    if dialog.ready(0):
+        state.native_dialog = None
+        chosen = dialog.result()
+        if chosen:
+            state.start_folder = Path(chosen[0]).parent
+            session.open_file(kind, chosen[0])
+
+
+def _file_browser(session: Session, state: PanelState, layout: Layout) -> None:
+    browser = state.browser
+    if browser is None:
+        return
+    area = layout.view_area
+    imgui.set_next_window_pos((area.x + area.width / 2, area.y + area.height / 2), imgui.Cond_.appearing, (0.5, 0.5))
+    imgui.set_next_window_size((min(560, area.width - 20), min(440, area.height - 20)), imgui.Cond_.appearing)
+    title, suffixes = FILE_KINDS[browser.kind]
+    _, still_open = imgui.begin(f"Open {browser.kind}##browser", True, imgui.WindowFlags_.no_saved_settings)
+    imgui.text_colored(GREY, f"{title}: {' '.join(suffixes)}")
+    if imgui.button("Up"):
+        browser.up()
+    imgui.same_line()
+    imgui.text(str(browser.folder))
+    chosen: Path | None = None
+    if imgui.begin_list_box("##entries", (-1, -60)):
+        for entry in browser.entries:
+            if imgui.selectable(entry.name, False)[0]:
+                chosen = browser.choose(entry)
+        imgui.end_list_box()
+    entered, browser.typed_path = imgui.input_text("path", browser.typed_path,
+                                                   imgui.InputTextFlags_.enter_returns_true)
+    imgui.same_line()
+    if imgui.button("Open") or entered:
+        chosen = browser.typed()
+    imgui.end()
+    if chosen is not None:
+        state.start_folder = chosen.parent
+        session.open_file(browser.kind, chosen)
+        state.browser = None
+    elif not still_open:
+        state.browser = None
+
+
+# ---------------------------------------------------------------------------------- overlays
+
+def _status_bar(session: Session, layout: Layout) -> None:
+    bar = layout.status
+    imgui.set_next_window_pos((bar.x, bar.y))
+    imgui.set_next_window_size((bar.width, bar.height))
+    imgui.begin("##status", None, PANEL_FLAGS | imgui.WindowFlags_.no_title_bar | imgui.WindowFlags_.no_scrollbar)
+    loading = f"[loading {session.loading.what}]  " if session.loading is not None else ""
+    imgui.text_colored(RED if session.status_is_error else imgui.ImVec4(0.9, 0.9, 0.9, 1.0),
+                       loading + session.status)
+    if imgui.is_item_hovered():  # a long message is cut at the window's edge: show all of it
+        imgui.set_tooltip(session.status)
+    imgui.end()
+
+
+def _help(session: Session, layout: Layout) -> None:
+    area = layout.view_area
+    imgui.set_next_window_pos((area.x + 10, area.y + 10), imgui.Cond_.always)
+    imgui.set_next_window_bg_alpha(0.78)
+    flags = (imgui.WindowFlags_.no_move | imgui.WindowFlags_.always_auto_resize | imgui.WindowFlags_.no_saved_settings
+             | imgui.WindowFlags_.no_focus_on_appearing | imgui.WindowFlags_.no_nav)
+    _, still_open = imgui.begin("Help (H)", True, flags)
+    if imgui.begin_table("keys", 2):
+        for keys, what in controls.HELP_ROWS:
+            imgui.table_next_row()
+            imgui.table_next_column()
+            imgui.text_colored(ORANGE, keys)
+            imgui.table_next_column()
+            imgui.text(what)
+        imgui.end_table()
+    imgui.end()
+    if not still_open:
+        session.set_view(help=False)

@@ -1,0 +1,123 @@
+"""Screenshots of the visualizer for the README: idle, during Optimize, after success, Grad-CAM.
+
+    python -m strike_pose.gui.screenshots OUTDIR [--scene school_bus] [--model efficientnet_lite0]
+
+Runs the real window (real GL, real model) on its own Xvfb display, driven by a script that runs
+inside the window's frame loop, and saves the window as the user sees it. Captures taken on the way
+go to OUTDIR/captures. Exit code 0 when every screenshot was taken and the search succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+SHOTS = ("idle", "optimizing", "success", "gradcam")
+
+
+class ScreenshotScript:
+    """Runs once a frame inside the window: waits for each state, then saves the window."""
+
+    def __init__(self, out_dir: Path, time_limit: float = 240.0):
+        self.out_dir = out_dir
+        self.phase = "idle"
+        self.since = time.perf_counter()
+        self.deadline = self.since + time_limit
+        self.saved: list[str] = []
+        self.failed: str | None = None
+
+    def _save(self, window, name: str) -> None:
+        path = self.out_dir / f"{name}.png"
+        Image.fromarray(window.read_window()).save(path)
+        self.saved.append(str(path))
+        print(f"saved {path}", flush=True)
+
+    def _next(self, phase: str, now: float) -> None:
+        self.phase, self.since = phase, now
+
+    def _live_prediction_ready(self, session, now: float, settle: float) -> bool:
+        prediction = session.prediction
+        return (prediction is not None and prediction.source == "live" and prediction.frame_id == session.frame_id
+                and now - self.since > settle)
+
+    def __call__(self, window, now: float) -> None:
+        session = window.session
+        if now > self.deadline:
+            self.failed = f"timed out in phase {self.phase!r}"
+            session.quit_requested = True
+            return
+        if self.phase == "idle" and self._live_prediction_ready(session, now, 2.0):
+            self._save(window, "idle")
+            session.set_view(help=False)
+            session.start_optimize()
+            self._next("optimizing", now)
+        elif self.phase == "optimizing":
+            step = session.search_step
+            if session.searching and step is not None and step.index >= 6:
+                self._save(window, "optimizing")
+                self._next("wait_end", now)
+            elif not session.searching and now - self.since > 1.0:
+                self._next("wait_end", now)
+        elif self.phase == "wait_end" and not session.searching and not session.runner.busy:
+            if not (session.last_search or {}).get("success"):
+                self.failed = f"the search did not succeed: {session.status}"
+                self._save(window, "failed")
+                session.quit_requested = True
+                return
+            self._next("success", now)
+        elif self.phase == "success" and self._live_prediction_ready(session, now, 1.0):
+            self._save(window, "success")
+            session.set_view(gradcam=True)
+            self._next("gradcam", now)
+        elif self.phase == "gradcam":
+            prediction = session.prediction
+            if prediction is not None and prediction.heatmap is not None and now - self.since > 1.0:
+                self._save(window, "gradcam")
+                self._next("done", now)
+                session.quit_requested = True
+
+
+def run_child(args: argparse.Namespace) -> int:
+    from strike_pose.gui import run_gui
+    from strike_pose.models import create_classifier
+    from strike_pose.scene import load_scene
+
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scene = load_scene(args.scene)
+    classifier = create_classifier(args.model)
+    script = ScreenshotScript(out_dir)
+    rc = run_gui(scene, classifier, out_dir / "captures", model_name=args.model, driver=script,
+                 size=(args.width, args.height))
+    if script.failed:
+        print(f"error: {script.failed}", file=sys.stderr)
+        return 1
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m strike_pose.gui.screenshots", description=__doc__.split("\n")[0])
+    parser.add_argument("out_dir", metavar="OUTDIR")
+    parser.add_argument("--scene", default="school_bus")
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--width", type=int, default=1360)
+    parser.add_argument("--height", type=int, default=820)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # already on a display
+    args = parser.parse_args(argv)
+    if args.child:
+        return run_child(args)
+    from strike_pose.gui.xvfb import display_environment, virtual_display
+
+    with virtual_display(args.width, args.height) as display:
+        command = [sys.executable, "-m", "strike_pose.gui.screenshots", *(argv if argv is not None else sys.argv[1:]),
+                   "--child"]
+        return subprocess.run(command, env=display_environment(display)).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
