@@ -12,9 +12,10 @@ The flow is scene -> render -> classify -> search -> export:
 from strike_pose.errors import StrikePoseError
 from strike_pose.models import create_classifier
 from strike_pose.render import render
+from strike_pose.render.diff import render_differentiable
 from strike_pose.scene import Camera, Light, Pose, Scene, load_scene
 
 __version__ = "0.1.0"
 
-__all__ = ["StrikePoseError", "create_classifier", "render", "Camera", "Light", "Pose", "Scene",
+__all__ = ["StrikePoseError", "create_classifier", "render", "render_differentiable", "Camera", "Light", "Pose", "Scene",
            "load_scene", "__version__"]

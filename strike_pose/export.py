@@ -23,6 +23,9 @@ def _atomic_write(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         if path.exists():  # checked again at the last moment: never replace the user's file
             raise StrikePoseError(f"{path} already exists; choose another name")
         os.replace(tmp, path)

@@ -5,7 +5,7 @@ import pytest
 YAWS = range(0, 360, 30)
 
 
-@pytest.mark.parametrize("name", ["school_bus", "soccer_ball"])
+@pytest.mark.parametrize("name", ["school_bus", "soccer_ball", "traffic_light"])
 def test_default_scene_is_recognised(name, renderer, classifier):
     from strike_pose import load_scene
 
