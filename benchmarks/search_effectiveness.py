@@ -34,7 +34,7 @@ def natural_starts(scene, clf, renderer, n: int, seed: int) -> list[np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", default="school_bus,soccer_ball")
-    parser.add_argument("--methods", default="grad,random,fd,cmaes")
+    parser.add_argument("--methods", default="grad,hybrid,random,fd,cmaes")
     parser.add_argument("--starts", type=int, default=10)
     parser.add_argument("--radius", type=float, default=30.0)
     parser.add_argument("--budget", type=float, default=30.0)

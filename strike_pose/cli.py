@@ -290,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search for a pose that fools the classifier")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--method", default="grad", choices=("grad", "random", "fd", "cmaes"),
-                   help="grad (analytic gradient, default), random, fd (finite differences), cmaes")
+    p.add_argument("--method", default="grad", choices=("grad", "hybrid", "random", "fd", "cmaes"),
+                   help="grad (analytic gradient from the start, default), hybrid (random candidates "
+                   "refined by the gradient), random, fd (finite differences), cmaes")
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
     p.add_argument("--radius", type=float, help="keep the orientation within DEGREES of the start")
     p.add_argument("--steps", type=int, default=200, help="at most this many steps (default 200)")

@@ -16,7 +16,7 @@ import numpy as np
 
 from strike_pose.scene import Pose
 
-METHODS = ("grad", "random", "fd", "cmaes")
+METHODS = ("grad", "hybrid", "random", "fd", "cmaes")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
 - random: uniform random poses in the region, rendered and classified in batches (RS).
 - fd:     Adam on central finite differences, 12 forward passes a step (FD-G).
 - cmaes:  CMA-ES through the `cma` package (population 12).
+- hybrid: random candidates in the region refined by the analytic gradient from the best of them.
 """
 
 from __future__ import annotations
@@ -68,11 +69,12 @@ class SearchContext:
                     evaluations=self.evaluations)
 
 
-def _adam(ctx: SearchContext, start: np.ndarray, gradient, lr: float) -> Iterator:
+def _adam(ctx: SearchContext, start: np.ndarray, gradient, lr: float, restart=None) -> Iterator:
     """Adam in the scaled parameter space, projected onto the region. The step size halves after
     every PATIENCE steps without a new best loss; after 3 * PATIENCE such steps the search restarts
-    from a random pose in the region. `gradient(pose)` -> (loss, grad, probs)."""
+    from `restart()` (default: a random pose in the region). `gradient(pose)` -> (loss, grad, probs)."""
     patience = 8
+    restart = restart or (lambda: ctx.region.sample(ctx.rng, 1)[0])
     pose = ctx.region.project(start)
     m, v = np.zeros(6), np.zeros(6)
     best_loss, since_best, t = np.inf, 0, 0
@@ -87,7 +89,7 @@ def _adam(ctx: SearchContext, start: np.ndarray, gradient, lr: float) -> Iterato
         else:
             since_best += 1
         if since_best >= 3 * patience:
-            pose = ctx.region.sample(ctx.rng, 1)[0]
+            pose = restart()
             m[:], v[:], t, best_loss, since_best = 0, 0, 0, np.inf, 0
             continue
         t += 1
@@ -112,7 +114,7 @@ def pose_gradient(scene: Scene, objective: Objective, pose: np.ndarray, size: in
     return float(loss.detach()), p.grad.numpy().astype(np.float64), probs
 
 
-def grad_search(ctx: SearchContext) -> Iterator:
+def _twin_gradient(ctx: SearchContext):
     def gradient(pose: np.ndarray):
         loss, grad, probs = pose_gradient(ctx.scene, ctx.objective, pose, ctx.size, ctx.renderer)
         ctx.evaluations += 1
@@ -122,7 +124,25 @@ def grad_search(ctx: SearchContext) -> Iterator:
             return float(losses[0]), grad, gl_probs[0]
         return loss, grad, probs
 
-    yield from _adam(ctx, np.array(ctx.region.start.as_tuple()), gradient, ctx.learning_rate or 2.0)
+    return gradient
+
+
+def grad_search(ctx: SearchContext) -> Iterator:
+    """Descend from the start pose itself: the nearest fooling pose from where the user is."""
+    yield from _adam(ctx, np.array(ctx.region.start.as_tuple()), _twin_gradient(ctx), ctx.learning_rate or 2.0)
+
+
+def hybrid_search(ctx: SearchContext, batch: int = 12) -> Iterator:
+    """Random candidates in the region (one batched OpenGL pass), refined by the analytic gradient
+    from the best of them; every restart draws a new batch."""
+
+    def best_of_batch() -> np.ndarray:
+        poses = ctx.region.sample(ctx.rng, batch)
+        losses, probs = ctx.evaluate(poses)
+        hits = [i for i in range(batch) if ctx.objective.success(probs[i])]
+        return poses[hits[int(np.argmin(losses[hits]))] if hits else int(np.argmin(losses))]
+
+    yield from _adam(ctx, best_of_batch(), _twin_gradient(ctx), ctx.learning_rate or 2.0, restart=best_of_batch)
 
 
 FD_STEP = np.array([1.0, 1.0, 1.0, 0.02, 0.02, 0.02])
@@ -180,4 +200,5 @@ def cmaes_search(ctx: SearchContext, population: int = 12) -> Iterator:
             return
 
 
-STRATEGIES = {"grad": grad_search, "random": random_search, "fd": fd_search, "cmaes": cmaes_search}
+STRATEGIES = {"grad": grad_search, "hybrid": hybrid_search, "random": random_search, "fd": fd_search,
+              "cmaes": cmaes_search}
