@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 
-.PHONY: run test bench bench-search system-gl system-gui venv clean
+.PHONY: run test bench bench-search screenshots system-gl system-gui venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
@@ -20,6 +20,11 @@ test: system-gl system-gui $(VENV)/.stamp-test
 bench: system-gl system-gui venv
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.gradient_report --poses 10
+	$(PY) -m benchmarks.gui_bench --seconds 15
+
+# The README's images in docs/images/ are these, scaled to 3/4 and reduced to 192 colours.
+screenshots: system-gl system-gui venv
+	$(PY) -m strike_pose.gui.screenshots out/screenshots
 
 bench-search: system-gl venv
 	$(PY) -m benchmarks.search_effectiveness

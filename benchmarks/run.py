@@ -14,7 +14,6 @@ import platform
 import statistics
 import time
 
-import numpy as np
 import torch
 
 from strike_pose.render.gl import load_llvm_users_first
@@ -70,13 +69,11 @@ def main() -> None:
     from strike_pose.render import default_renderer
     from strike_pose.render.diff import render_differentiable
     from strike_pose.search import search
-    from strike_pose.search.objective import Objective
 
     scene = strike_pose.load_scene(args.scene)
     clf = strike_pose.create_classifier(args.model)
     renderer = default_renderer()
     size, pose = clf.input_size, scene.pose
-    objective = Objective(clf, scene.true_class)
     image = renderer.render(scene, pose, size=size)
     x = clf.to_tensor(image)
     rows = []

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from strike_pose import Pose, StrikePoseError
+from strike_pose import Pose
 from strike_pose.cli import main
 from strike_pose.search import METHODS, search
 from strike_pose.search.objective import Objective, Region, rotation_angle

@@ -99,14 +99,8 @@ class LatestFrameWorker(Generic[T, R]):
             return self._pending is None and not self._busy
 
     def wait_idle(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending is not None or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
 
     def _run(self) -> None:
         if self._on_start is not None:
@@ -236,14 +230,8 @@ class SearchRunner:
         return out
 
     def wait_done(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
         with self._cond:
-            while self._job is not None or self._running:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
+            return self._cond.wait_for(lambda: self._job is None and not self._running, timeout)
 
     def _run(self) -> None:
         while True:
