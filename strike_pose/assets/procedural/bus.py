@@ -17,14 +17,8 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from strike_pose.assets.procedural.atlas import Color, Panel, PanelPainter, box_uvs, paint_panel
-from strike_pose.assets.procedural.geometry import (
-    AXIS_GROUPS,
-    dominant_axis_groups,
-    loft,
-    orient_outward,
-    split_by_group,
-)
+from strike_pose.assets.procedural.atlas import Color, Panel, PanelPainter, paint_panel
+from strike_pose.assets.procedural.geometry import box_projected_mesh, loft, orient_outward
 
 # Dimensions in metres.
 REAR_X, FRONT_X = -5.6, 5.9
@@ -242,8 +236,4 @@ def bus_texture() -> Image.Image:
 def school_bus() -> trimesh.Trimesh:
     """The school bus: about a thousand triangles, vertices split along panel seams."""
     vertices, faces = bus_surface()
-    groups = dominant_axis_groups(vertices, faces)
-    positions, new_faces, _, vertex_group = split_by_group(vertices, faces, groups)
-    uv = box_uvs(positions, vertex_group, AXIS_GROUPS, PANELS, ATLAS)
-    visual = trimesh.visual.TextureVisuals(uv=uv, image=bus_texture())
-    return trimesh.Trimesh(positions, new_faces, visual=visual, process=False)
+    return box_projected_mesh(vertices, faces, PANELS, ATLAS, bus_texture())

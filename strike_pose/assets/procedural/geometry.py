@@ -102,3 +102,19 @@ def split_by_group(
     unique, inverse = np.unique(keys.ravel(), return_inverse=True)
     source, vertex_group = unique // len(AXIS_GROUPS), unique % len(AXIS_GROUPS)
     return vertices[source], inverse.reshape(faces.shape), source, vertex_group
+
+
+def box_projected_mesh(vertices: np.ndarray, faces: np.ndarray, panels: dict, atlas_size: tuple[int, int],
+                       texture):
+    """A textured mesh whose faces go to the atlas panel of the axis their normal points along;
+    vertices are split where panels meet, so each flat face keeps its own normal and uvs.
+    Returns a trimesh.Trimesh."""
+    import trimesh
+
+    from strike_pose.assets.procedural.atlas import box_uvs
+
+    groups = dominant_axis_groups(vertices, faces)
+    positions, new_faces, _, vertex_group = split_by_group(vertices, faces, groups)
+    uv = box_uvs(positions, vertex_group, AXIS_GROUPS, panels, atlas_size)
+    visual = trimesh.visual.TextureVisuals(uv=uv, image=texture)
+    return trimesh.Trimesh(positions, new_faces, visual=visual, process=False)

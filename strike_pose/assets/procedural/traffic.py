@@ -19,14 +19,8 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from strike_pose.assets.procedural.atlas import Color, Panel, PanelPainter, box_uvs, paint_panel
-from strike_pose.assets.procedural.geometry import (
-    AXIS_GROUPS,
-    dominant_axis_groups,
-    loft,
-    orient_outward,
-    split_by_group,
-)
+from strike_pose.assets.procedural.atlas import Color, Panel, PanelPainter, paint_panel
+from strike_pose.assets.procedural.geometry import box_projected_mesh, loft, orient_outward
 
 HALF_WIDTH = 0.18  # the housing is a square column 0.36 m wide
 HEIGHT = 1.05
@@ -107,8 +101,4 @@ def traffic_light_texture() -> Image.Image:
 def traffic_light() -> trimesh.Trimesh:
     """The traffic light: about 700 triangles, vertices split along panel seams."""
     vertices, faces = traffic_light_surface()
-    groups = dominant_axis_groups(vertices, faces)
-    positions, new_faces, _, vertex_group = split_by_group(vertices, faces, groups)
-    uv = box_uvs(positions, vertex_group, AXIS_GROUPS, PANELS, ATLAS)
-    visual = trimesh.visual.TextureVisuals(uv=uv, image=traffic_light_texture())
-    return trimesh.Trimesh(positions, new_faces, visual=visual, process=False)
+    return box_projected_mesh(vertices, faces, PANELS, ATLAS, traffic_light_texture())
