@@ -19,7 +19,7 @@ from strike_pose.render.gl import load_llvm_users_first
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenes", default="school_bus,soccer_ball")
+    parser.add_argument("--scenes", default="school_bus,soccer_ball,traffic_light")
     parser.add_argument("--poses", type=int, default=20)
     args = parser.parse_args()
     load_llvm_users_first()
