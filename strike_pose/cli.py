@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -173,9 +174,19 @@ def cmd_grad(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out_dir(path: str) -> None:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise StrikePoseError(f"--out {path} is a file; give a folder for the shot (nothing is overwritten)")
+    if out.suffix.lower() in (".png", ".json") and not out.exists():
+        raise StrikePoseError(f"--out is the folder the shot goes into (its files are named for the scene "
+                              f"and method); give a folder name, not {path}")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from strike_pose.search import run_search
 
+    _check_out_dir(args.out)
     scene = load_scene_from_args(args)
     start = pose_from_args(args, scene)
     clf = classifier_from_args(args)
@@ -186,6 +197,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         _print_json(result)
     else:
         state = "found a fooling pose" if result["success"] else "no fooling pose found"
+        if result["success"] and result["final_pose"] == result["start_pose"]:
+            state = "the start pose already fools the model (no search needed)"
         print(f"{state} after {result['steps']} steps in {result['seconds']:.1f} s: top-1 "
               f"{result['top'][0]['label']!r} p={result['top'][0]['prob']:.3f}, true p={result['true_prob']:.3f}")
         for kind, path in result["files"].items():
@@ -286,18 +299,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_grad)
 
-    p = sub.add_parser("search", help="search for a pose that fools the classifier")
+    p = sub.add_parser("search", help="search for a pose that fools the classifier",
+                       description="Search for a pose that fools the classifier; on success write the "
+                       "shot (PNG + JSON sidecar) into --out. Exit code 0: fooled; 1: no fooling pose "
+                       "found within the steps or time; 2: bad input.")
     _add_scene_options(p)
     _add_model_options(p)
     p.add_argument("--method", default="grad", choices=("grad", "hybrid", "random", "fd", "cmaes"),
                    help="grad (analytic gradient from the start, default), hybrid (random candidates "
                    "refined by the gradient), random, fd (finite differences), cmaes")
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
-    p.add_argument("--radius", type=float, help="keep the orientation within DEGREES of the start")
+    p.add_argument("--radius", type=float, metavar="DEGREES",
+                   help="keep the orientation within DEGREES of the start (default: the whole pose space)")
     p.add_argument("--steps", type=int, default=200, help="at most this many steps (default 200)")
     p.add_argument("--budget-seconds", type=float, help="stop after this many seconds")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--lr", type=float, help="step size in degrees (and 1/100 units) for grad and fd")
+    p.add_argument("--lr", type=float, help="Adam step size for grad, hybrid and fd: degrees for the "
+                   "angles, hundredths of a scene unit for x, y, z (default 2)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_search)
@@ -306,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scenes)
 
     p = sub.add_parser("models", help="list the classifiers and whether their weights are present")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("classes", help="list the ImageNet classes (index and label)")
@@ -339,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `strike-pose classes | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

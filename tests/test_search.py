@@ -104,11 +104,19 @@ def test_grad_cli_prints_loss_and_gradient(capsys):
     (["search", "--radius", "0", "--out", "x"], "radius"),
     (["search", "--steps", "0", "--out", "x"], "steps"),
     (["classify", "--from", "missing.json"], "not found"),
+    (["search", "--out", "shot.png"], "folder"),
 ])
 def test_search_errors(args, words, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_search_refuses_an_existing_file_as_out_before_searching(tmp_path, capsys):
+    existing = tmp_path / "existing.png"
+    existing.write_bytes(b"keep")
+    assert main(["search", "--out", str(existing)]) == 2
+    assert "is a file" in capsys.readouterr().err and existing.read_bytes() == b"keep"
 
 
 def test_bad_shot_json(tmp_path, capsys):
