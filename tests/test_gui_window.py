@@ -93,6 +93,18 @@ def wait_for_shots(folder: Path, count: int, proc: subprocess.Popen, timeout: fl
         time.sleep(0.2)
 
 
+def stop(proc) -> None:
+    """Kill the window process if a failed assertion left it running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def assert_clean_exit_log(log_path) -> None:
+    log = log_path.read_text()
+    assert "threads still running" not in log and "Traceback" not in log, log
+
+
 def test_window_keys_capture_optimize_and_quit(display, tmp_path):
     shots = tmp_path / "shots"
     log_path = tmp_path / "gui.log"
@@ -123,12 +135,8 @@ def test_window_keys_capture_optimize_and_quit(display, tmp_path):
         xdotool(display, "key", "ctrl+q")
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = log_path.read_text()
-    assert "threads still running" not in log, log
-    assert "Traceback" not in log, log
+        stop(proc)
+    assert_clean_exit_log(log_path)
 
 
 def test_window_mouse_and_the_close_button(display, tmp_path):
@@ -171,8 +179,5 @@ def test_window_mouse_and_the_close_button(display, tmp_path):
         close_like_a_window_manager(display, window)
         assert proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = log_path.read_text()
-    assert "threads still running" not in log and "Traceback" not in log, log
+        stop(proc)
+    assert_clean_exit_log(log_path)
