@@ -331,10 +331,10 @@ def render_differentiable(scene: Scene, pose: torch.Tensor, size: int | tuple[in
     `visibility` may pass an (ids, depth) pair already rendered at that pose and size.
     """
     from strike_pose.render import default_renderer
-    from strike_pose.render.gl import _size
+    from strike_pose.render.gl import image_size
     from strike_pose.scene import Pose
 
-    width, height = _size(size or 224)
+    width, height = image_size(size or 224)
     dtype, device = pose.dtype, pose.device
     if visibility is None:
         renderer = renderer or default_renderer()

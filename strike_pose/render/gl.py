@@ -51,7 +51,8 @@ def create_offscreen_context():
         ) from exc
 
 
-def _size(size: int | tuple[int, int]) -> tuple[int, int]:
+def image_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a size given as one side or a pair, checked; both renderers use it."""
     width, height = (size, size) if isinstance(size, int) else size
     if not (1 <= width <= 8192 and 1 <= height <= 8192):
         raise StrikePoseError(f"image size must be between 1 and 8192 pixels, got {width}x{height}")
@@ -162,7 +163,7 @@ class GLRenderer:
         import moderngl
 
         pose = scene.pose if pose is None else Pose.of(pose)
-        width, height = _size(size)
+        width, height = image_size(size)
         samples = min(int(msaa), self.max_samples) if msaa else 0
         fbo, resolve = self._target("color", width, height, samples)
         ctx = self.ctx
@@ -206,7 +207,7 @@ class GLRenderer:
         import moderngl
 
         pose = scene.pose if pose is None else Pose.of(pose)
-        width, height = _size(size)
+        width, height = image_size(size)
         fbo, _ = self._target("visibility", width, height, 0)
         gpu = self._gpu_mesh(scene.mesh)
         ctx = self.ctx
