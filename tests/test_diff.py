@@ -65,3 +65,47 @@ def test_pose_outside_the_view_gives_the_background(bus, renderer):
     from strike_pose.render.common import background_array
 
     assert np.allclose(image.detach().numpy() * 255, background_array(bus, 224, 224), atol=1e-3)
+
+
+@pytest.mark.parametrize("name", SCENES)
+def test_batched_twin_equals_single_renders(name, renderer):
+    """N poses in one pass give the N pictures and gradients of N single passes (same visibility)."""
+    scene = load(name)
+    rng = np.random.default_rng(5)
+    poses = np.stack([random_natural_pose(rng, scene.pose) for _ in range(6)])
+    ids, depth = renderer.render_visibility_batch(scene, poses, 224)
+    weights = torch.from_numpy(rng.normal(size=(6, 224, 224, 3))).float()
+    batch = torch.tensor(poses, dtype=torch.float64, requires_grad=True)
+    images = render_differentiable(scene, batch, visibility=(ids, depth))
+    (images * weights).sum().backward()
+    for i in range(6):
+        single = torch.tensor(poses[i], dtype=torch.float64, requires_grad=True)
+        image = render_differentiable(scene, single, visibility=(ids[i], depth[i]))
+        (image * weights[i]).sum().backward()
+        assert torch.allclose(image, images[i], atol=1e-9)
+        assert torch.allclose(single.grad, batch.grad[i], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_batched_gradients_agree_with_supersampled_opengl(renderer):
+    """The gradient check of the single pass, on poses rendered as one batch with a light per pose."""
+    from strike_pose.render.verify import batched_gradient_agreement
+
+    scene = load("school_bus")
+    rng = np.random.default_rng(13)
+    poses = np.stack([random_natural_pose(rng, scene.pose) for _ in range(8)])
+    cosines = batched_gradient_agreement(renderer, scene, poses, rng)
+    assert np.median(cosines) >= 0.95, cosines
+
+
+def test_twin_gradients_of_a_batch_come_back_per_pose(bus, renderer):
+    from strike_pose.render.diff import light_tensor, twin_gradients
+
+    poses = np.array([bus.pose.as_tuple(), (60, 0, 5, 0.1, 0, -9)], np.float64)
+    lights = np.stack([light_tensor(bus).numpy()] * 2)
+    out = twin_gradients(bus, poses, lambda images: (images.mean(dim=(1, 2, 3)), None), lights=lights,
+                         renderer=renderer)
+    assert out.losses.shape == (2,) and out.pose_grads.shape == (2, 6) and out.light_grads.shape == (2, 5)
+    alone = twin_gradients(bus, poses[1:], lambda images: (images.mean(dim=(1, 2, 3)), None), renderer=renderer)
+    assert np.allclose(alone.pose_grads[0], out.pose_grads[1], rtol=1e-4, atol=1e-6)
+    assert (out.light_grads[:, :2] > 0).all(), "more light, brighter picture"

@@ -113,17 +113,35 @@ def _mesh_tensors(mesh, device, dtype) -> _MeshTensors:
 
 # ------------------------------------------------------------------------------- the pieces
 
-def _project(m: _MeshTensors, pose: torch.Tensor, fov_y: float, width: int, height: int):
-    """Camera-space positions and normals, and screen positions (pixels, y down) with clip w."""
-    r, t = pose_rotation_translation(pose)
-    cam = m.positions @ r.T + t
-    normals = m.normals @ r.T
-    proj = torch.as_tensor(projection(fov_y, width / height, NEAR, FAR), dtype=cam.dtype, device=cam.device)
-    clip_xy = cam[:, :2] * torch.stack([proj[0, 0], proj[1, 1]])
-    w = -cam[:, 2]
-    ndc = clip_xy / w[:, None]
-    screen = torch.stack([(ndc[:, 0] + 1) * (width / 2), (1 - ndc[:, 1]) * (height / 2)], dim=1)
-    return cam, normals, screen, w
+def _project(m: _MeshTensors, poses: torch.Tensor, fov_y: float, width: int, height: int):
+    """For a batch of poses (N, 6): camera-space positions and normals (N * V, 3), screen positions
+    (N * V, 2) in pixels with y down, and clip w (N * V,); vertex v of pose n is row n * V + v."""
+    r, t = pose_rotation_translation(poses)
+    cam = torch.einsum("vj,nij->nvi", m.positions, r) + t[:, None, :]
+    normals = torch.einsum("vj,nij->nvi", m.normals, r)
+    proj = projection(fov_y, width / height, NEAR, FAR)
+    clip_xy = cam[..., :2] * cam.new_tensor([proj[0, 0], proj[1, 1]])
+    w = -cam[..., 2]
+    ndc = clip_xy / w[..., None]
+    screen = torch.stack([(ndc[..., 0] + 1) * (width / 2), (1 - ndc[..., 1]) * (height / 2)], dim=-1)
+    return cam.reshape(-1, 3), normals.reshape(-1, 3), screen.reshape(-1, 2), w.reshape(-1)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The mesh's faces and adjacency repeated for N poses: face n * F + f has vertices v + n * V."""
+
+    faces: torch.Tensor  # (N * F, 3) into the (N * V) projected vertices
+    neighbours: torch.Tensor  # (N * F, 3), -1 on an open border
+
+
+def _batch(m: _MeshTensors, n: int) -> _Batch:
+    f_count, v_count = len(m.faces), len(m.positions)
+    offsets = torch.arange(n, device=m.faces.device)[:, None, None]
+    faces = (m.faces[None] + offsets * v_count).reshape(-1, 3)
+    neighbours = torch.where(m.neighbours[None] >= 0, m.neighbours[None] + offsets * f_count,
+                             m.neighbours[None]).reshape(-1, 3)
+    return _Batch(faces, neighbours)
 
 
 def _barycentrics(tri_screen: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -204,10 +222,11 @@ def _lod(m: _MeshTensors, tri_screen, tri_w, tri_uv, rows, cols, height) -> torc
 
 
 def _shade(albedo, normal, position, light) -> torch.Tensor:
+    """Per pixel (P rows); the light's ambient and diffuse are (P,) and its direction (P, 3)."""
     ambient, diffuse, direction, specular, shininess = light
     n = normal / normal.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    l = direction / direction.norm()
-    colour = albedo * (ambient + diffuse * (n @ l).clamp_min(0))[:, None]
+    l = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    colour = albedo * (ambient + diffuse * (n * l).sum(1).clamp_min(0))[:, None]
     if float(specular) > 0:
         v = -position / position.norm(dim=1, keepdim=True).clamp_min(1e-12)
         h = l + v
@@ -218,7 +237,7 @@ def _shade(albedo, normal, position, light) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------- antialiasing
 
-def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
+def _antialias(image, ids, depth, batch: _Batch, screen, facing):
     """Blend colours across silhouette edges found between neighbouring pixel centres.
 
     For each pair of neighbouring pixels that see different triangles, start in the triangle of one
@@ -228,13 +247,16 @@ def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
     by horizontal pairs when it is steeper than 45 degrees and by vertical pairs otherwise. Where the
     silhouette crosses the segment at s (0 = this pixel's centre, 1 = the other's), the pixel whose
     side the crossing lies on is blended towards the other by |s - 1/2| (nvdiffrast's rule).
+
+    image (N, H, W, 3); ids (N, H, W) hold batch triangle ids + 1 (face n * F + f for pose n).
     """
-    height, width = ids.shape
+    count, height, width = ids.shape
     ids_flat = ids.reshape(-1)
     src, dst, horizontal = [], [], []
-    for axis, (a_ids, b_ids, offset) in enumerate(((ids[:, :-1], ids[:, 1:], 1), (ids[:-1, :], ids[1:, :], width))):
-        rows, cols = torch.nonzero(a_ids != b_ids, as_tuple=True)
-        a_pix = rows * width + cols
+    pairs = ((ids[:, :, :-1], ids[:, :, 1:], 1), (ids[:, :-1, :], ids[:, 1:, :], width))
+    for axis, (a_ids, b_ids, offset) in enumerate(pairs):
+        n, rows, cols = torch.nonzero(a_ids != b_ids, as_tuple=True)
+        a_pix = (n * height + rows) * width + cols
         b_pix = a_pix + offset
         src += [a_pix, b_pix]
         dst += [b_pix, a_pix]
@@ -245,23 +267,26 @@ def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
     src, dst, horizontal, src_tri = src[keep], dst[keep], horizontal[keep], src_tri[keep]
     if len(src) == 0:
         return image
-    q_src = torch.stack([(src % width).to(screen.dtype) + 0.5, (src // width).to(screen.dtype) + 0.5], dim=1)
-    q_dst = torch.stack([(dst % width).to(screen.dtype) + 0.5, (dst // width).to(screen.dtype) + 0.5], dim=1)
-    found, tri, edge = _walk(src_tri, q_src, q_dst, m, screen.detach(), facing, horizontal)
+
+    def centre(pix):
+        return torch.stack([(pix % width).to(screen.dtype) + 0.5, (pix // width % height).to(screen.dtype) + 0.5], 1)
+
+    q_src, q_dst = centre(src), centre(dst)
+    found, tri, edge = _walk(src_tri, q_src, q_dst, batch, screen.detach(), facing, horizontal)
     if not bool(found.any()):
         return image
     src, dst, tri, edge = src[found], dst[found], tri[found], edge[found]
     q_src, q_dst = q_src[found], q_dst[found]
     # Where the silhouette crosses the segment, with gradient: the edge's barycentric coordinate is
     # affine along the segment, so s = l(src) / (l(src) - l(dst)).
-    corners = screen[m.faces[tri]]
+    corners = screen[batch.faces[tri]]
     l_src = _barycentrics(corners, q_src).gather(1, edge[:, None])[:, 0]
     l_dst = _barycentrics(corners, q_dst).gather(1, edge[:, None])[:, 0]
     s = (l_src / (l_src - l_dst)).clamp(0, 1)
 
     # A pair claimed from both sides (two silhouettes between the centres): the nearer surface wins.
     near = depth.reshape(-1)[src]
-    pair_key = torch.minimum(src, dst) * (height * width) + torch.maximum(src, dst)
+    pair_key = torch.minimum(src, dst) * ids_flat.numel() + torch.maximum(src, dst)
     order = torch.argsort(near)
     _, inverse = torch.unique(pair_key[order], return_inverse=True)
     winner = torch.full((int(inverse.max()) + 1,), len(order), dtype=torch.long, device=src.device)
@@ -275,11 +300,11 @@ def _antialias(image, ids, depth, m: _MeshTensors, screen, facing):
     weight = (s - 0.5).abs()[:, None]
     target = torch.where(outward, dst, src)
     delta = torch.where(outward[:, None], c_src - c_dst, c_dst - c_src) * weight
-    return flat.index_add(0, target, delta).reshape(height, width, 3)
+    return flat.index_add(0, target, delta).reshape(image.shape)
 
 
 @torch.no_grad()
-def _walk(tri, q_src, q_dst, m: _MeshTensors, screen, facing, horizontal):
+def _walk(tri, q_src, q_dst, batch: _Batch, screen, facing, horizontal):
     """From triangle `tri` at q_src towards q_dst: (found, triangle, edge) of the silhouette crossing."""
     tri = tri.clone()
     count = len(tri)
@@ -290,7 +315,7 @@ def _walk(tri, q_src, q_dst, m: _MeshTensors, screen, facing, horizontal):
         if len(active) == 0:
             break
         t = tri[active]
-        corners = screen[m.faces[t]]  # (N, 3, 2)
+        corners = screen[batch.faces[t]]  # (N, 3, 2)
         l_src = _barycentrics(corners, q_src[active])
         l_dst = _barycentrics(corners, q_dst[active])
         leaving = (l_src >= -1e-7) & (l_dst < 0)
@@ -298,10 +323,10 @@ def _walk(tri, q_src, q_dst, m: _MeshTensors, screen, facing, horizontal):
                              torch.full_like(l_src, 2.0))
         s_min, edge = s_edge.min(dim=1)
         exits = s_min <= 1.0
-        neighbour = m.neighbours[t, edge]
+        neighbour = batch.neighbours[t, edge]
         silhouette = exits & ((neighbour < 0) | (facing[neighbour.clamp_min(0)] != facing[t]))
         # The edge's screen direction decides which pairs handle it.
-        d = screen[m.faces[t, (edge + 2) % 3]] - screen[m.faces[t, (edge + 1) % 3]]
+        d = screen[batch.faces[t, (edge + 2) % 3]] - screen[batch.faces[t, (edge + 1) % 3]]
         steep = d[:, 1].abs() > d[:, 0].abs()
         take = silhouette & (steep == horizontal[active])
         found[active[take]] = True
@@ -321,63 +346,126 @@ def light_tensor(scene: Scene, dtype=torch.float32, device="cpu") -> torch.Tenso
     return torch.tensor([light.ambient, light.diffuse, *light.unit_direction()], dtype=dtype, device=device)
 
 
+_backgrounds: dict = {}
+
+
+def _background(scene: Scene, width: int, height: int, device, dtype) -> torch.Tensor:
+    """The background as an (H, W, 3) tensor in [0, 1], converted once per image, size and device."""
+    array = background_array(scene, width, height)
+    key = (id(array), str(device), dtype)
+    cached = _backgrounds.get(key)
+    if cached is None or cached[0] is not array:
+        if len(_backgrounds) >= 8:
+            _backgrounds.pop(next(iter(_backgrounds)))
+        cached = _backgrounds[key] = (array, torch.as_tensor(array, device=device).to(dtype) / 255.0)
+    return cached[1]
+
+
 def render_differentiable(scene: Scene, pose: torch.Tensor, size: int | tuple[int, int] | None = None,
                           light: torch.Tensor | None = None, antialias: bool = True,
                           renderer=None, visibility=None) -> torch.Tensor:
-    """The picture of `scene` at `pose`, (H, W, 3) float in [0, 1], differentiable w.r.t. `pose`
-    (yaw, pitch, roll in degrees, x, y, z) and `light` (ambient, diffuse, direction x, y, z).
+    """The picture of `scene` at `pose`, float in [0, 1], differentiable w.r.t. `pose` (yaw, pitch,
+    roll in degrees, x, y, z) and `light` (ambient, diffuse, direction x, y, z).
 
-    Visibility comes from OpenGL at the pose's current value (`renderer`: default this thread's);
-    `visibility` may pass an (ids, depth) pair already rendered at that pose and size.
+    One pose (6,) gives one picture (H, W, 3); a batch of poses (N, 6) gives (N, H, W, 3) in one
+    pass, with `light` shared (5,) or one per pose (N, 5). Visibility comes from OpenGL at the poses'
+    current values, all in one tiled pass (`renderer`: default this thread's); `visibility` may pass
+    the (ids, depth) arrays already rendered at those poses and this size.
     """
     from strike_pose.render import default_renderer
     from strike_pose.render.gl import image_size
-    from strike_pose.scene import Pose
 
+    single = pose.dim() == 1
+    poses = pose[None] if single else pose
+    if poses.dim() != 2 or poses.shape[1] != 6:
+        raise ValueError(f"poses must be (6,) or (N, 6), got {tuple(pose.shape)}")
+    count = len(poses)
     width, height = image_size(size or 224)
-    dtype, device = pose.dtype, pose.device
+    dtype, device = poses.dtype, poses.device
     if visibility is None:
         renderer = renderer or default_renderer()
-        visibility = renderer.render_visibility(scene, Pose.of(pose.detach().cpu().numpy()), size=(width, height))
-    ids_np, depth_np = visibility
-    ids = torch.as_tensor(ids_np, device=device)
-    depth = torch.as_tensor(depth_np, device=device)
+        visibility = renderer.render_visibility_batch(scene, poses.detach().cpu().numpy(), size=(width, height))
+    ids = torch.as_tensor(np.asarray(visibility[0]), device=device).reshape(count, height, width)
+    depth = torch.as_tensor(np.asarray(visibility[1]), device=device).reshape(count, height, width)
     m = _mesh_tensors(scene.mesh, device, dtype)
-    cam, normals, screen, w = _project(m, pose, scene.camera.fov_y, width, height)
+    f_count = len(m.faces)
+    batch = _batch(m, count)
+    cam, normals, screen, w = _project(m, poses, scene.camera.fov_y, width, height)
     if light is None:
         light = light_tensor(scene, dtype, device)
-    light_terms = (light[0], light[1], light[2:5], scene.light.specular, scene.light.shininess)
 
-    background = torch.as_tensor(background_array(scene, width, height), device=device).to(dtype) / 255.0
-    covered = torch.nonzero(ids.reshape(-1) > 0, as_tuple=True)[0]
-    if len(covered) == 0:
-        return background
-    rows, cols = covered // width, covered % width
-    faces = m.faces[ids.reshape(-1)[covered] - 1]  # (N, 3)
-    tri_screen, tri_w = screen[faces], w[faces]
-    q = torch.stack([cols.to(dtype) + 0.5, rows.to(dtype) + 0.5], dim=1)
-    bary = _perspective(_barycentrics(tri_screen, q), tri_w)
+    background = _background(scene, width, height, device, dtype)
+    image = background.expand(count, height, width, 3).reshape(-1, 3)
+    local = ids.reshape(-1)
+    covered = torch.nonzero(local > 0, as_tuple=True)[0]
+    if len(covered):
+        pose_of = covered // (height * width)
+        pixel = covered % (height * width)
+        rows, cols = pixel // width, pixel % width
+        tri = local[covered] - 1 + pose_of * f_count  # batch face ids
+        faces = batch.faces[tri]  # (P, 3) into the batch's vertices
+        tri_screen, tri_w = screen[faces], w[faces]
+        q = torch.stack([cols.to(dtype) + 0.5, rows.to(dtype) + 0.5], dim=1)
+        bary = _perspective(_barycentrics(tri_screen, q), tri_w)
 
-    def interpolate(attr):
-        return (bary[:, :, None] * attr[faces]).sum(dim=1)
+        def interpolate(attr):
+            return (bary[:, :, None] * attr[faces]).sum(dim=1)
 
-    tri_uv = m.uvs[faces]
-    uv = (bary[:, :, None] * tri_uv).sum(dim=1)
-    lod = _lod(m, tri_screen, tri_w, tri_uv, rows, cols, height)
-    albedo = _sample_trilinear(m, uv, lod)
-    # Two-sided lighting, as the fragment shader: flip normals of back-facing triangles.
-    ndc_area = _signed_area(screen, m.faces)  # > 0: counter-clockwise on screen (y down) = back
-    facing = ndc_area < 0
-    normal = interpolate(normals)
-    normal = torch.where(facing[ids.reshape(-1)[covered] - 1][:, None], normal, -normal)
-    colour = _shade(albedo, normal, interpolate(cam), light_terms)
-    image = background.reshape(-1, 3).index_copy(0, covered, colour).reshape(height, width, 3)
-    if antialias:
-        image = _antialias(image, ids, depth, m, screen, facing)
-    return image
+        tri_uv = m.uvs[m.faces[local[covered] - 1]]
+        uv = (bary[:, :, None] * tri_uv).sum(dim=1)
+        lod = _lod(m, tri_screen, tri_w, tri_uv, rows, cols, height)
+        albedo = _sample_trilinear(m, uv, lod)
+        # Two-sided lighting, as the fragment shader: flip normals of back-facing triangles.
+        facing = _signed_area(screen, batch.faces) < 0  # > 0: counter-clockwise on screen (y down) = back
+        normal = interpolate(normals)
+        normal = torch.where(facing[tri][:, None], normal, -normal)
+        per_pose = light if light.dim() == 2 else light[None].expand(count, 5)
+        light_terms = (per_pose[pose_of, 0], per_pose[pose_of, 1], per_pose[pose_of, 2:5],
+                       scene.light.specular, scene.light.shininess)
+        colour = _shade(albedo, normal, interpolate(cam), light_terms)
+        image = image.index_copy(0, covered, colour)
+    image = image.reshape(count, height, width, 3)
+    if antialias and len(covered):
+        batch_ids = torch.where(ids > 0, ids + torch.arange(count, device=device)[:, None, None] * f_count, ids)
+        image = _antialias(image, batch_ids, depth, batch, screen, facing)
+    return image[0] if single else image
 
 
 def _signed_area(screen: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         a, b, c = screen[faces[:, 0]], screen[faces[:, 1]], screen[faces[:, 2]]
         return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+@dataclass(frozen=True)
+class TwinGradients:
+    """What `twin_gradients` returns: per pose, the loss and its gradient."""
+
+    losses: np.ndarray  # (N,)
+    pose_grads: np.ndarray  # (N, 6): per degree for the angles, per scene unit for x, y, z
+    light_grads: np.ndarray | None  # (N, 5) when lights were given
+    aux: object  # whatever the loss function returned beside the losses
+
+
+def twin_gradients(scene: Scene, poses, image_loss, lights=None, size: int | tuple[int, int] | None = None,
+                   renderer=None, device=None) -> TwinGradients:
+    """Losses of the twin's pictures at a batch of poses, and their gradients, in one pass.
+
+    image_loss(images (N, H, W, 3) float in [0, 1]) -> (losses (N,), aux) must treat the images
+    independently (as a classifier in eval mode does), so that the gradient of the summed loss gives
+    each pose its own gradient. `lights` (N, 5) (ambient, diffuse, direction) are optimised too.
+    """
+    device = torch.device(device or "cpu")
+    p = torch.as_tensor(np.asarray(poses, np.float64), dtype=torch.float32, device=device).reshape(-1, 6)
+    p.requires_grad_(True)
+    inputs = [p]
+    light = None
+    if lights is not None:
+        light = torch.as_tensor(np.asarray(lights, np.float64), dtype=torch.float32, device=device).reshape(-1, 5)
+        light.requires_grad_(True)
+        inputs.append(light)
+    images = render_differentiable(scene, p, size=size, light=light, renderer=renderer)
+    losses, aux = image_loss(images)
+    grads = torch.autograd.grad(losses.sum(), inputs)
+    return TwinGradients(losses.detach().cpu().double().numpy(), grads[0].cpu().double().numpy(),
+                         grads[1].cpu().double().numpy() if lights is not None else None, aux)

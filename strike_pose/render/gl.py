@@ -7,6 +7,7 @@ memory (no PNG round trip); a window shows that image scaled up.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import numpy as np
 from strike_pose.errors import StrikePoseError
 from strike_pose.render.common import background_array, mip_pyramid
 from strike_pose.render.transforms import model_matrix, projection
-from strike_pose.scene import FAR, NEAR, Pose, Scene
+from strike_pose.scene import FAR, NEAR, Light, Pose, Scene
+
+MAX_FRAMEBUFFER = 4096  # the side of the largest framebuffer a batch of tiles is drawn into
 
 SHADERS_DIR = Path(__file__).resolve().parent.parent.parent / "shaders"
 
@@ -59,6 +62,57 @@ def image_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return int(width), int(height)
 
 
+@dataclass(frozen=True)
+class TileGrid:
+    """`count` images of width x height side by side in one framebuffer, in rows of `columns`.
+
+    Tiles start at even pixel offsets, so each tile's 2x2 pixel quads (where the GPU takes the
+    derivatives that choose a texture's mip level) line up as they do in a framebuffer of its own.
+    """
+
+    count: int
+    columns: int
+    tile_width: int
+    tile_height: int
+
+    @staticmethod
+    def pitch(side: int) -> int:
+        return side + side % 2
+
+    @classmethod
+    def capacity(cls, width: int, height: int, limit: int) -> int:
+        return max(1, limit // cls.pitch(width)) * max(1, limit // cls.pitch(height))
+
+    @classmethod
+    def of(cls, count: int, width: int, height: int) -> "TileGrid":
+        columns = max(1, min(count, math.ceil(math.sqrt(count * height / width))))
+        return cls(count, columns, width, height)
+
+    @property
+    def rows(self) -> int:
+        return -(-self.count // self.columns)
+
+    @property
+    def width(self) -> int:
+        return self.columns * self.pitch(self.tile_width)
+
+    @property
+    def height(self) -> int:
+        return self.rows * self.pitch(self.tile_height)
+
+    def viewport(self, i: int) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of tile i in OpenGL's bottom-up window coordinates."""
+        row, column = divmod(i, self.columns)
+        return (column * self.pitch(self.tile_width), row * self.pitch(self.tile_height),
+                self.tile_width, self.tile_height)
+
+    def split(self, framebuffer: np.ndarray, out: np.ndarray) -> None:
+        """Copy each tile of a read-back framebuffer (bottom row first) into out[i], top row first."""
+        for i in range(self.count):
+            x, y, w, h = self.viewport(i)
+            out[i] = framebuffer[y:y + h, x:x + w][::-1]
+
+
 @dataclass
 class _GpuMesh:
     mesh: object  # keeps the Mesh alive while its id keys the cache
@@ -73,6 +127,9 @@ class GLRenderer:
     def __init__(self, ctx=None):
         self.ctx = ctx if ctx is not None else create_offscreen_context()
         self.max_samples = int(self.ctx.info.get("GL_MAX_SAMPLES", 0) or 0)
+        viewport_limit = self.ctx.info.get("GL_MAX_VIEWPORT_DIMS") or (MAX_FRAMEBUFFER, MAX_FRAMEBUFFER)
+        self.max_framebuffer = int(min(MAX_FRAMEBUFFER, *viewport_limit,
+                                       self.ctx.info.get("GL_MAX_RENDERBUFFER_SIZE") or MAX_FRAMEBUFFER))
         self._mesh_program = self.ctx.program(vertex_shader=_shader("mesh.vert"),
                                               fragment_shader=_shader("mesh.frag"))
         self._visibility_program = self.ctx.program(vertex_shader=_shader("mesh.vert"),
@@ -135,6 +192,10 @@ class GLRenderer:
     def _target(self, kind: str, width: int, height: int, samples: int):
         key = (kind, width, height, samples)
         if key not in self._targets:
+            if len(self._targets) >= 8:
+                for obj in self._targets.pop(next(iter(self._targets))):
+                    if obj is not None:
+                        obj.release()
             ctx = self.ctx
             if kind == "visibility":
                 color = ctx.texture((width, height), 2, dtype="f4")
@@ -151,76 +212,123 @@ class GLRenderer:
 
     # --------------------------------------------------------------------------------- drawing
 
-    def _set_pose(self, program, scene: Scene, pose: Pose, width: int, height: int) -> None:
-        proj = projection(scene.camera.fov_y, width / height, NEAR, FAR)
-        program["model"].write(model_matrix(pose).T.astype("f4").tobytes())
-        program["projection"].write(proj.T.astype("f4").tobytes())
-
     def render(self, scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int, int] = 224,
                msaa: int = 0, show_background: bool = True, show_object: bool = True,
                use_texture: bool = True) -> np.ndarray:
         """The image of `scene` at `pose` (default: the scene's start pose), (H, W, 3) uint8."""
+        pose = scene.pose if pose is None else pose
+        return self.render_batch(scene, [pose], size, msaa, show_background=show_background,
+                                 show_object=show_object, use_texture=use_texture)[0]
+
+    def render_batch(self, scene: Scene, poses, size: int | tuple[int, int] = 224, msaa: int = 0,
+                     lights: list[Light] | None = None, show_background: bool = True, show_object: bool = True,
+                     use_texture: bool = True) -> np.ndarray:
+        """The images of `scene` at each of `poses` (Poses or rows of six numbers), (N, H, W, 3) uint8.
+
+        The poses are drawn side by side as tiles of one framebuffer and read back at once, so a
+        batch costs one readback however many poses it holds. `lights` (one per pose) replaces the
+        scene's light pose by pose.
+        """
         import moderngl
 
-        pose = scene.pose if pose is None else Pose.of(pose)
+        poses = [Pose.of(p) for p in poses]
         width, height = image_size(size)
         samples = min(int(msaa), self.max_samples) if msaa else 0
-        fbo, resolve = self._target("color", width, height, samples)
+        out = np.empty((len(poses), height, width, 3), np.uint8)
         ctx = self.ctx
-        fbo.use()
-        ctx.viewport = (0, 0, width, height)
-        if show_background:
-            ctx.disable(moderngl.DEPTH_TEST)
-            self._background_texture(scene, width, height).use(0)
-            self._background_program["background"].value = 0
-            fbo.clear(depth=1.0)
-            self._background_vao.render(moderngl.TRIANGLES, vertices=3)
-        else:
-            mean = np.array(background_array(scene, 1, 1)[0, 0], np.float32) / 255
-            fbo.clear(*mean, 1.0, depth=1.0)
-        if show_object:
-            gpu = self._gpu_mesh(scene.mesh)
-            program = self._mesh_program
-            self._set_pose(program, scene, pose, width, height)
-            light = scene.light
-            program["light_direction"].value = tuple(light.unit_direction())
-            program["ambient"].value = light.ambient
-            program["diffuse"].value = light.diffuse
-            program["specular"].value = light.specular
-            program["shininess"].value = light.shininess
-            program["use_texture"].value = bool(use_texture)
-            gpu.texture.use(0)
-            program["albedo"].value = 0
-            ctx.enable(moderngl.DEPTH_TEST)
-            ctx.disable(moderngl.CULL_FACE)
-            gpu.vao_color.render(moderngl.TRIANGLES)
-        if resolve is not None:
-            ctx.copy_framebuffer(resolve, fbo)
-            fbo = resolve
-        data = fbo.read(components=3, alignment=1)
-        return np.frombuffer(data, np.uint8).reshape(height, width, 3)[::-1].copy()
+        for first, grid in self._tile_batches(len(poses), width, height):
+            fbo, resolve = self._target("color", grid.width, grid.height, samples)
+            fbo.use()
+            ctx.viewport = (0, 0, grid.width, grid.height)
+            if show_background:
+                fbo.clear(depth=1.0)
+                ctx.disable(moderngl.DEPTH_TEST)
+                self._background_texture(scene, width, height).use(0)
+                self._background_program["background"].value = 0
+                for i in range(grid.count):
+                    ctx.viewport = grid.viewport(i)
+                    self._background_program["origin"].value = grid.viewport(i)[:2]
+                    self._background_vao.render(moderngl.TRIANGLES, vertices=3)
+            else:
+                mean = np.array(background_array(scene, 1, 1)[0, 0], np.float32) / 255
+                fbo.clear(*mean, 1.0, depth=1.0)
+            if show_object:
+                gpu = self._gpu_mesh(scene.mesh)
+                program = self._mesh_program
+                program["projection"].write(self._projection(scene, width, height))
+                program["use_texture"].value = bool(use_texture)
+                program["specular"].value = scene.light.specular
+                program["shininess"].value = scene.light.shininess
+                gpu.texture.use(0)
+                program["albedo"].value = 0
+                ctx.enable(moderngl.DEPTH_TEST)
+                ctx.disable(moderngl.CULL_FACE)
+                for i in range(grid.count):
+                    light = lights[first + i] if lights is not None else scene.light
+                    program["light_direction"].value = tuple(light.unit_direction())
+                    program["ambient"].value = light.ambient
+                    program["diffuse"].value = light.diffuse
+                    program["model"].write(model_matrix(poses[first + i]).T.astype("f4").tobytes())
+                    ctx.viewport = grid.viewport(i)
+                    gpu.vao_color.render(moderngl.TRIANGLES)
+            if resolve is not None:
+                ctx.copy_framebuffer(resolve, fbo)
+                fbo = resolve
+            data = fbo.read(viewport=(0, 0, grid.width, grid.height), components=3, alignment=1)
+            grid.split(np.frombuffer(data, np.uint8).reshape(grid.height, grid.width, 3), out[first:first + grid.count])
+        return out
 
     def render_visibility(self, scene: Scene, pose: Pose | tuple | None = None,
                           size: int | tuple[int, int] = 224) -> tuple[np.ndarray, np.ndarray]:
         """Per pixel: the covering triangle's index + 1 (0 = background), int64 (H, W), and its
         distance along -z (0 for background), float32 (H, W). Row 0 is the top of the image."""
+        ids, depth = self.render_visibility_batch(scene, [scene.pose if pose is None else pose], size)
+        return ids[0], depth[0]
+
+    def render_visibility_batch(self, scene: Scene, poses, size: int | tuple[int, int] = 224
+                                ) -> tuple[np.ndarray, np.ndarray]:
+        """The visibility buffers of `scene` at each of `poses`: ids (N, H, W) int64 and depths
+        (N, H, W) float32, drawn as tiles of one framebuffer and read back at once."""
         import moderngl
 
-        pose = scene.pose if pose is None else Pose.of(pose)
+        poses = [Pose.of(p) for p in poses]
         width, height = image_size(size)
-        fbo, _ = self._target("visibility", width, height, 0)
+        ids = np.empty((len(poses), height, width), np.int64)
+        depth = np.empty((len(poses), height, width), np.float32)
         gpu = self._gpu_mesh(scene.mesh)
         ctx = self.ctx
-        fbo.use()
-        ctx.viewport = (0, 0, width, height)
-        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self._set_pose(self._visibility_program, scene, pose, width, height)
-        ctx.enable(moderngl.DEPTH_TEST)
-        ctx.disable(moderngl.CULL_FACE)
-        gpu.vao_visibility.render(moderngl.TRIANGLES)
-        data = np.frombuffer(fbo.read(components=2, dtype="f4", alignment=1), np.float32)
-        data = data.reshape(height, width, 2)[::-1]
-        return data[..., 0].astype(np.int64), data[..., 1].copy()
+        program = self._visibility_program
+        for first, grid in self._tile_batches(len(poses), width, height):
+            fbo, _ = self._target("visibility", grid.width, grid.height, 0)
+            fbo.use()
+            ctx.viewport = (0, 0, grid.width, grid.height)
+            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            program["projection"].write(self._projection(scene, width, height))
+            ctx.enable(moderngl.DEPTH_TEST)
+            ctx.disable(moderngl.CULL_FACE)
+            for i in range(grid.count):
+                program["model"].write(model_matrix(poses[first + i]).T.astype("f4").tobytes())
+                ctx.viewport = grid.viewport(i)
+                gpu.vao_visibility.render(moderngl.TRIANGLES)
+            data = fbo.read(viewport=(0, 0, grid.width, grid.height), components=2, dtype="f4", alignment=1)
+            tiles = np.empty((grid.count, height, width, 2), np.float32)
+            grid.split(np.frombuffer(data, np.float32).reshape(grid.height, grid.width, 2), tiles)
+            ids[first:first + grid.count] = tiles[..., 0]
+            depth[first:first + grid.count] = tiles[..., 1]
+        return ids, depth
+
+    @staticmethod
+    def _projection(scene: Scene, width: int, height: int) -> bytes:
+        return projection(scene.camera.fov_y, width / height, NEAR, FAR).T.astype("f4").tobytes()
+
+    def _tile_batches(self, count: int, width: int, height: int):
+        """(index of the first pose, TileGrid) for each framebuffer-full of tiles."""
+        capacity = TileGrid.capacity(width, height, self.max_framebuffer)
+        first = 0
+        while first < count:
+            n = min(capacity, count - first)
+            yield first, TileGrid.of(n, width, height)
+            first += n
 
     def release(self) -> None:
         for gpu in self._meshes.values():

@@ -16,19 +16,25 @@ import torch
 
 
 def rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
-    """3x3 rotation Ry(yaw) Rx(pitch) Rz(roll) from angles in degrees (differentiable)."""
+    """Rotations Ry(yaw) Rx(pitch) Rz(roll) from angles in degrees (differentiable): (..., 3, 3) for
+    angles of any shape (..., ), so a batch of poses gives a batch of matrices."""
     y, p, r = (torch.deg2rad(a) for a in (yaw, pitch, roll))
     one, zero = torch.ones_like(y), torch.zeros_like(y)
     cy, sy, cp, sp, cr, sr = y.cos(), y.sin(), p.cos(), p.sin(), r.cos(), r.sin()
-    ry = torch.stack([torch.stack([cy, zero, sy]), torch.stack([zero, one, zero]), torch.stack([-sy, zero, cy])])
-    rx = torch.stack([torch.stack([one, zero, zero]), torch.stack([zero, cp, -sp]), torch.stack([zero, sp, cp])])
-    rz = torch.stack([torch.stack([cr, -sr, zero]), torch.stack([sr, cr, zero]), torch.stack([zero, zero, one])])
+
+    def matrix(*entries):
+        return torch.stack(entries, dim=-1).reshape(*y.shape, 3, 3)
+
+    ry = matrix(cy, zero, sy, zero, one, zero, -sy, zero, cy)
+    rx = matrix(one, zero, zero, zero, cp, -sp, zero, sp, cp)
+    rz = matrix(cr, -sr, zero, sr, cr, zero, zero, zero, one)
     return ry @ rx @ rz
 
 
 def pose_rotation_translation(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R, t) of a pose tensor (yaw, pitch, roll in degrees, x, y, z)."""
-    return rotation(pose[0], pose[1], pose[2]), pose[3:6]
+    """(R, t) of a pose tensor (yaw, pitch, roll in degrees, x, y, z): (3, 3) and (3,) for one pose,
+    (N, 3, 3) and (N, 3) for a batch (N, 6)."""
+    return rotation(pose[..., 0], pose[..., 1], pose[..., 2]), pose[..., 3:6]
 
 
 def projection(fov_y: float, aspect: float, near: float, far: float) -> np.ndarray:

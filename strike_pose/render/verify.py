@@ -99,20 +99,22 @@ def gradient_agreement(renderer, scene: Scene, pose: np.ndarray, rng: np.random.
     return out
 
 
-def classifier_fd_agreement(renderer, scene: Scene, classifier, pose: np.ndarray) -> dict[str, float]:
-    """For the classifier's loss log p(true): cosine of the analytic gradient with central differences
-    at 0.5 and at 1 degree (0.01 / 0.02 units), and of those two with each other."""
-    from strike_pose.search.objective import Objective
-    from strike_pose.search.strategies import pose_gradient
-
-    objective = Objective(classifier, scene.true_class)
-    _, analytic, _ = pose_gradient(scene, objective, pose, classifier.input_size, renderer)
-    fds = []
-    for scale in (0.5, 1.0):
-        step = np.array([1, 1, 1, 0.02, 0.02, 0.02]) * scale
-        offsets = np.concatenate([np.diag(step), -np.diag(step)])
-        images = np.stack([renderer.render(scene, Pose.of(pose + o), size=classifier.input_size) for o in offsets])
-        losses, _ = objective.evaluate(images)
-        fds.append((losses[:6] - losses[6:]) / (2 * step))
-    return {"analytic_vs_fd_small": cosine(analytic, fds[0]), "analytic_vs_fd_large": cosine(analytic, fds[1]),
-            "fd_small_vs_fd_large": cosine(fds[0], fds[1])}
+def batched_gradient_agreement(renderer, scene: Scene, poses: np.ndarray, rng: np.random.Generator,
+                               size: int = 224) -> list[float]:
+    """Per pose of a batch rendered in one pass, the cosine between the twin's gradient of a smooth
+    loss and central differences of supersampled OpenGL (the whole image, as `gradient_agreement`)."""
+    weights = torch.from_numpy(rng.normal(size=(len(poses), size, size, 3)))
+    p = torch.tensor(np.asarray(poses, np.float64), requires_grad=True)
+    images = render_differentiable(scene, p, size=size, renderer=renderer)
+    loss = sum((weights[i] * blur(images[i])).sum() for i in range(len(poses)))
+    (analytic,) = torch.autograd.grad(loss, p)
+    out = []
+    for i, pose in enumerate(np.asarray(poses, np.float64)):
+        fd = []
+        for k in range(6):
+            offset = np.eye(6)[k] * FD_STEP[k]
+            plus = blur(supersampled(renderer, scene, pose + offset, size))
+            minus = blur(supersampled(renderer, scene, pose - offset, size))
+            fd.append(float((weights[i] * (plus - minus)).sum()) / (2 * FD_STEP[k]))
+        out.append(cosine(analytic[i].numpy(), np.array(fd)))
+    return out
