@@ -1,5 +1,9 @@
 """Exports: a PNG and a JSON sidecar with everything needed to reproduce the shot.
 
+Every shot, from the command line, the visualizer or Python, is named SCENE-as-LABEL.png (+ .json),
+LABEL being what the model sees (`school_bus-as-snowplow.png`); a second shot of the same kind gets
+-2, -3, ...
+
 Files are written to a temporary name in the same folder and renamed into place, so a crash never
 leaves half a file; an existing file is never overwritten (a free name is chosen instead).
 """
@@ -45,6 +49,20 @@ def write_json(path: str | Path, data: dict) -> Path:
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return path
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a label: 'tiger cat' -> 'tiger_cat'."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "shot"
+
+
+def shot_stem(scene_name: str, probs: np.ndarray) -> str:
+    """'school_bus-as-tiger_cat': the scene and what the model sees."""
+    from strike_pose.models.labels import label_of
+
+    return f"{slug(scene_name)}-as-{slug(label_of(int(np.argmax(probs))))}"
 
 
 def free_stem(folder: str | Path, stem: str, suffixes: tuple[str, ...] = (".png", ".json")) -> Path:

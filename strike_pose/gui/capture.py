@@ -3,14 +3,13 @@ that `strike-pose search` writes, into the export folder, never overwriting."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from strike_pose.export import export_shot, free_stem, shot_record, write_json, write_png
+from strike_pose.export import export_shot, free_stem, shot_record, shot_stem, slug, write_json, write_png
 from strike_pose.models.labels import label_of
 
 WINDOW_SUFFIX = "-window.png"
@@ -41,16 +40,6 @@ class Shot:
     @property
     def name(self) -> str:
         return Path(self.image_path).name
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of a label: 'tiger cat' -> 'tiger_cat'."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "shot"
-
-
-def shot_stem(scene_name: str, probs: np.ndarray) -> str:
-    """'school_bus-as-tiger_cat': the scene and what the model sees."""
-    return f"{slug(scene_name)}-as-{slug(label_of(int(np.argmax(probs))))}"
 
 
 def take_shot(folder: str | Path, scene, base_scene, pose, classifier, image: np.ndarray, probs: np.ndarray,

@@ -1,0 +1,115 @@
+"""The analytic-gradient search: descent on a smoothed loss from many starts at once, then a walk
+along the decision boundary towards the start.
+
+The classifier's loss is rough at the scale of a degree (its input gradient is high-frequency and
+edges jump between pixels), so the gradient at one pose describes a ripple, not the slope. This
+search follows the gradient of the loss averaged over `samples` poses jittered around each chain's
+pose (Gaussian, `jitter` degrees, and the same in the region's units for the rest): the gradient of a
+smoothed loss. `chains` descents run side by side, and all their jittered poses go through the
+differentiable twin and the classifier in one batched pass. Since the smoothed gradient gives a
+direction but not a distance, each chain then tries `line` step lengths along it, from a degree to the
+region's radius, on OpenGL with forward passes only (a few times cheaper than a backward pass), and
+moves to the best; a chain that stops improving restarts inside the region, near the start.
+
+Once a fooling pose is known, chain 0 works on the closest one, c: the smoothed gradient there
+points across the decision boundary, so c is pushed a little further across it and the segment from
+there back to the start is searched for the fooling pose nearest the start (the gradient form of
+HopSkipJump's step; DeepFool and FMN rest on the same geometry). In the nearest mode every such find
+shrinks the region (strike_pose/search/context.py), so the other chains keep looking only where a
+closer fooling pose could be.
+
+The pose the search shows (Step.pose) is a walker that starts at the start and moves by at most
+`step` degrees a step towards chain 0, or towards the closest fooling pose once there is one: the
+object glides, it never jumps. Its picture is classified on OpenGL each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from strike_pose.render.diff import twin_gradients
+from strike_pose.search.context import SearchContext
+
+
+@dataclass(frozen=True)
+class GradSettings:
+    chains: int = 2  # descents side by side (chain 0 from the start itself)
+    samples: int = 1  # poses per chain whose gradients are averaged: the chain's own and jittered ones
+    jitter: float = 2.0  # degrees (and region units) of Gaussian jitter, when samples > 1
+    step: float = 2.0  # Adam's step size; also the most the shown pose moves a step
+    patience: int = 24  # steps without a lower smoothed loss before a chain restarts
+    screen: int = 8  # a restarting chain starts from the best of this many poses of the region
+
+
+def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Iterator:
+    s = settings or GradSettings(step=ctx.learning_rate or GradSettings.step)
+    region = ctx.region
+    n_chains, size = s.chains, region.size
+    start = region.project(region.initial())
+    chains = np.repeat(start[None], n_chains, axis=0)
+    m, v, t = np.zeros((n_chains, size)), np.zeros((n_chains, size)), np.zeros(n_chains)
+    best_loss, stalled = np.full(n_chains, np.inf), np.zeros(n_chains, int)
+    stalled[1:] = s.patience  # the other chains begin from screened poses
+    walker = start.copy()
+    device = getattr(ctx.objective.classifier, "device", None)
+
+    while not ctx.should_stop():
+        for b in np.flatnonzero(stalled >= s.patience):  # restart from the best of a screened batch
+            if ctx.should_stop():
+                return
+            pool = ctx.region.sample(ctx.rng, s.screen)
+            losses, _ = ctx.evaluate(pool)
+            chains[b] = pool[int(np.argmin(losses))]
+            m[b], v[b], t[b], best_loss[b], stalled[b] = 0, 0, 0, np.inf, 0
+        scale = ctx.region.scale
+        noise = ctx.rng.normal(size=(n_chains, s.samples, size)) * s.jitter * scale
+        noise[:, 0] = 0.0
+        samples = np.stack([ctx.limits.project(p) for p in (chains[:, None, :] + noise).reshape(-1, size)])
+        twin = twin_gradients(ctx.scene, samples[:, :6], ctx.objective.image_losses,
+                              lights=samples[:, 6:] if size > 6 else None, size=ctx.size,
+                              renderer=ctx.renderer, device=device)
+        ctx.evaluations += len(samples)
+        probs = twin.aux.cpu().numpy()
+        grads = twin.pose_grads if twin.light_grads is None else np.hstack([twin.pose_grads, twin.light_grads])
+        gradient = grads.reshape(n_chains, s.samples, size).mean(axis=1) * scale  # per scaled unit
+        smooth = twin.losses.reshape(n_chains, s.samples).mean(axis=1)
+        _confirm_twin_finds(ctx, samples, probs, limit=n_chains)
+        if ctx.cancel.is_set():
+            return
+
+        shown_loss, shown_probs = ctx.evaluate(walker[None])
+        yield ctx.step(walker, shown_probs[0], shown_loss[0])
+        if ctx.should_stop():
+            return
+
+        for b in range(n_chains):  # an Adam step on the smoothed gradient
+            if smooth[b] < best_loss[b] - 1e-3:
+                best_loss[b], stalled[b] = smooth[b], 0
+            else:
+                stalled[b] += 1
+            t[b] += 1
+            m[b] = 0.9 * m[b] + 0.1 * gradient[b]
+            v[b] = 0.999 * v[b] + 0.001 * gradient[b] ** 2
+            move = (m[b] / (1 - 0.9 ** t[b])) / (np.sqrt(v[b] / (1 - 0.999 ** t[b])) + 1e-8)
+            chains[b] = ctx.region.project(chains[b] - s.step * scale * move)
+        goal = _params_of(ctx, ctx.closest) if ctx.closest is not None else chains[0]
+        walker = ctx.region.step_towards(walker, goal, s.step)
+
+
+def _params_of(ctx: SearchContext, found) -> np.ndarray:
+    from strike_pose.search.region import light_vector
+
+    params = np.array(found.pose.as_tuple())
+    return params if found.light is None else np.concatenate([params, light_vector(found.light)])
+
+
+def _confirm_twin_finds(ctx: SearchContext, samples: np.ndarray, probs: np.ndarray, limit: int) -> None:
+    """Confirm on OpenGL the jittered poses that fool the model on the twin and could improve the
+    record: at most `limit` of them, the closest to the start first."""
+    seeming = [i for i in range(len(samples)) if ctx.objective.success(probs[i]) and ctx.worth_confirming(samples[i])]
+    if seeming:
+        seeming.sort(key=lambda i: ctx.region.distance(samples[i]))
+        ctx.evaluate(samples[seeming[:limit]])
