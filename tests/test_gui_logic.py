@@ -189,6 +189,15 @@ def test_latest_frame_worker_reports_errors_and_keeps_going():
 
 
 @dataclass(frozen=True)
+class FakeFound:
+    pose: Pose
+    probs: np.ndarray
+    rotation_from_start: float
+    translation_from_start: float = 0.0
+    light: object = None
+
+
+@dataclass(frozen=True)
 class FakeStep:
     index: int
     pose: Pose
@@ -197,12 +206,19 @@ class FakeStep:
     success: bool
     seconds: float = 0.0
     evaluations: int = 1
+    light: object = None
+    first: FakeFound | None = None
+    closest: FakeFound | None = None
+    radius: float | None = None
 
 
 def fake_search(step_seconds: float, succeed_at: int | None = None):
-    """A stand-in for strike_pose.search.search: yields steps, checks cancel inside long steps."""
+    """A stand-in for strike_pose.search.search in the nearest mode: one degree of yaw a step; from
+    step `succeed_at` on, that step's pose is the closest fooling pose; it runs all its steps and
+    checks cancel inside long steps."""
 
-    def search(scene, classifier, start, method, target, steps, learning_rate, cancel):
+    def search(scene, classifier, start, method, target, steps, learning_rate, cancel, **options):
+        found = None
         for i in range(1, steps + 1):
             deadline = time.perf_counter() + step_seconds
             while time.perf_counter() < deadline:
@@ -211,9 +227,11 @@ def fake_search(step_seconds: float, succeed_at: int | None = None):
                 time.sleep(0.005)
             probs = np.full(1000, 1e-4)
             probs[0 if succeed_at and i >= succeed_at else 779] = 0.9
-            yield FakeStep(i, Pose(start.yaw + i, 0, 0, 0, 0, -8), probs, -float(i), succeed_at == i)
+            pose = Pose(start.yaw + i, 0, 0, 0, 0, -8)
             if succeed_at == i:
-                return
+                found = FakeFound(pose, probs, float(i))
+            yield FakeStep(i, pose, probs, -float(i), found is not None, first=found, closest=found,
+                           radius=options.get("radius"))
 
     return search
 
@@ -434,11 +452,21 @@ def test_session_optimize_with_a_stand_in_search(bus, classifier, renderer, tmp_
         session.key_press("O")
         assert session.searching
         wait_for(session, lambda: not session.searching)
-        assert len(session.loss_history) == 4 and session.pose.yaw == bus.pose.yaw + 4
-        assert "fooled after 4 steps" in session.status and len(session.captures) == 1  # captured on success
+        steps = session.search_settings.steps
+        assert len(session.loss_history) == steps and session.pose.yaw == bus.pose.yaw + 4  # the closest
+        assert f"done after {steps} steps" in session.status and "4.0 deg from the start" in session.status
+        assert len(session.captures) == 1  # the closest fooling pose is captured at the end
         record = json.loads(open(session.captures[0].json_path).read())
-        assert record["search"]["method"] == "grad" and record["search"]["steps"] == 4
+        assert record["search"]["method"] == "grad" and record["search"]["steps"] == steps
+        assert record["search"]["rotation_from_start"] == 4.0 and record["search"]["radius"] == 30.0
         session.search_settings.auto_capture = False
+        session.runner._search = fake_search(0.05, succeed_at=2)
+        session.key_press("O")  # Stop keeps the closest fooling pose found so far
+        wait_for(session, lambda: session.search_step is not None and session.search_step.index >= 4)
+        session.key_press("O")
+        assert not session.searching and session.pose.yaw == bus.pose.yaw + 4 + 2
+        assert session.status.startswith("stopped after") and "2.0 deg from the start" in session.status
+        assert session.runner.wait_done(1.0)
         session.runner._search = fake_search(0.3)
         session.key_press("O")
         wait_for(session, lambda: session.search_step is not None)
@@ -510,7 +538,7 @@ def test_gui_command_without_a_display_says_what_to_do(monkeypatch, capsys):
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert main(["gui", "--export-dir", "unused"]) == 2
+    assert main(["gui", "--out", "unused"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no display") and "--headless" in err and len(err.splitlines()) == 1
 
@@ -518,8 +546,8 @@ def test_gui_command_without_a_display_says_what_to_do(monkeypatch, capsys):
 @pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="X11 only")
 def test_run_falls_back_to_the_headless_demo_when_no_window_opens(tmp_path):
     env = {**os.environ, "DISPLAY": ":4093"}  # set, but nothing listens there
-    done = subprocess.run([sys.executable, "-m", "strike_pose", "run", "--out-dir", str(tmp_path)], env=env,
+    done = subprocess.run([sys.executable, "-m", "strike_pose", "run", "--out", str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "running the headless demo instead" in done.stderr
-    assert (tmp_path / "school_bus.png").is_file() and (tmp_path / "school_bus.json").is_file()
+    assert (tmp_path / "school_bus-as-school_bus.png").is_file() and (tmp_path / "school_bus-as-school_bus.json").is_file()

@@ -153,12 +153,18 @@ def _search(session: Session, state: PanelState) -> None:
     changed, steps = imgui.input_int("steps", settings.steps, 10, 100)
     if changed:
         settings.steps = max(1, min(steps, 100000))
-    changed, size = imgui.input_float("step size", settings.step_size, 0.0, 0.0, "%.4g")
+    imgui.begin_disabled(settings.whole_space)
+    changed, radius = imgui.slider_float("radius", settings.radius, 1.0, 180.0, "%.0f deg")
+    if changed:
+        settings.radius = radius
+    imgui.end_disabled()
+    default_step = "default" if settings.step_size == 0 else "%.4g"
+    changed, size = imgui.input_float("step size", settings.step_size, 0.5, 1.0, default_step)
     if changed:
         settings.step_size = max(0.0, size)
-    if settings.step_size == 0:
-        imgui.same_line()
-        imgui.text_colored(GREY, "(default)")
+    _, settings.whole_space = imgui.checkbox("whole pose space", settings.whole_space)
+    imgui.same_line()
+    _, settings.search_light = imgui.checkbox("search the light too", settings.search_light)
     imgui.end_disabled()
     if session.searching:
         if imgui.button("Stop (O)", (120, 0)):
@@ -166,12 +172,25 @@ def _search(session: Session, state: PanelState) -> None:
     elif imgui.button("Optimize (O)", (120, 0)):
         session.start_optimize()
     imgui.same_line()
-    _, settings.auto_capture = imgui.checkbox("capture on success", settings.auto_capture)
+    _, settings.auto_capture = imgui.checkbox("capture the result", settings.auto_capture)
+    step = session.search_step
+    if step is not None and step.closest is not None:
+        c = step.closest
+        imgui.text_colored(RED, f"closest fooling pose: {c.rotation_from_start:.1f} deg, "
+                                f"{c.translation_from_start:.2f} units from the start")
+    elif session.searching and step is not None:
+        imgui.text_colored(GREY, f"now {_rotation_from(session, step.pose):.1f} deg from the start; not fooled yet")
     if session.loss_history:
         losses = np.asarray(session.loss_history, np.float32)
         step = session.search_step
         overlay = f"loss {losses[-1]:.3f}  step {step.index if step else len(losses)}"
         imgui.plot_lines("##loss", losses, overlay_text=overlay, graph_size=(imgui.get_content_region_avail().x, 70))
+
+
+def _rotation_from(session: Session, pose) -> float:
+    from strike_pose.search.region import rotation_angle
+
+    return rotation_angle(np.array(session.search_start.as_tuple()), np.array(pose.as_tuple()))
 
 
 def _slider(label: str, value: float, lo: float, hi: float, fmt: str = "%.2f") -> tuple[bool, float]:

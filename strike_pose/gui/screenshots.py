@@ -58,7 +58,8 @@ class ScreenshotScript:
             self._next("optimizing", now)
         elif self.phase == "optimizing":
             step = session.search_step
-            if session.searching and step is not None and step.index >= 6:
+            found = step is not None and step.closest is not None
+            if session.searching and step is not None and (found and step.index >= 15 or step.index >= 60):
                 self._save(window, "optimizing")
                 self._next("wait_end", now)
             elif not session.searching and now - self.since > 1.0:
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--width", type=int, default=1360)
     parser.add_argument("--height", type=int, default=820)
+    parser.add_argument("--docs", metavar="DIR", help="also write the README's copies (3/4 size, 192 colours) here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # already on a display
     args = parser.parse_args(argv)
     if args.child:
@@ -116,7 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     with virtual_display(args.width, args.height) as display:
         command = [sys.executable, "-m", "strike_pose.gui.screenshots", *(argv if argv is not None else sys.argv[1:]),
                    "--child"]
-        return subprocess.run(command, env=display_environment(display)).returncode
+        rc = subprocess.run(command, env=display_environment(display)).returncode
+    if rc == 0 and args.docs:
+        for name in ("idle", "optimizing", "success"):
+            write_docs_copy(Path(args.out_dir) / f"{name}.png", Path(args.docs) / f"gui-{name}.png")
+    return rc
+
+
+def write_docs_copy(source: Path, target: Path) -> None:
+    """A small copy for the README: 3/4 size, 192 colours."""
+    from PIL import Image
+
+    image = Image.open(source).convert("RGB")
+    image = image.resize((image.width * 3 // 4, image.height * 3 // 4), Image.LANCZOS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image.quantize(192).save(target, optimize=True)
+    print(f"saved {target}")
 
 
 if __name__ == "__main__":

@@ -54,9 +54,12 @@ class ViewSettings:
 class SearchSettings:
     method: str = "grad"
     target: int | None = None  # None: untargeted (any class but the true one)
-    steps: int = 200
-    step_size: float = 0.0  # 0: the method's default learning rate
-    auto_capture: bool = True  # capture the shot when a search succeeds
+    steps: int = 100
+    step_size: float = 0.0  # 0: the method's default step size
+    radius: float = 30.0  # degrees around the pose where Optimize starts
+    whole_space: bool = False  # search the whole pose space instead of the radius
+    search_light: bool = False  # search the light too
+    auto_capture: bool = True  # capture the closest fooling pose when a search ends
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class Session:
         self.latencies: collections.deque[float] = collections.deque(maxlen=30)
         self.repeater = controls.KeyRepeater()
         self._drag: ArcballDrag | None = None
-        self._search_start: Pose = self.pose
+        self.search_start: Pose = self.pose  # where the last Optimize started
         self._heatmap_makers: dict[int, Any] = {}
 
         self.worker: LatestFrameWorker[AnalysisJob, Analysis] = LatestFrameWorker(
@@ -341,28 +344,37 @@ class Session:
             return False
         settings = self.search_settings
         job = SearchJob(self.scene, self.classifier, self.pose, settings.method, settings.target,
-                        int(settings.steps), settings.step_size if settings.step_size > 0 else None)
+                        int(settings.steps), settings.step_size if settings.step_size > 0 else None,
+                        radius=None if settings.whole_space else float(settings.radius),
+                        search_light=settings.search_light)
         self.runner.start(job)
-        self._search_start = self.pose
+        self.search_start = self.pose
         self.searching = True
         self.search_step = None
         self.loss_history = []
         self.last_search = None
         self.repeater.release_all()
         goal = f"towards {label_of(settings.target)!r}" if settings.target is not None else "untargeted"
-        self.say(f"optimizing ({settings.method}, {goal})... O or Stop cancels")
+        where = "the whole pose space" if settings.whole_space else f"within {settings.radius:g} deg"
+        self.say(f"optimizing ({settings.method}, {goal}, {where})... O or Stop ends it at the closest "
+                 "fooling pose found")
         return True
 
-    def stop_optimize(self, reason: str = "stopped") -> None:
+    def stop_optimize(self, reason: str = "stopped", keep_closest: bool = True) -> None:
+        """Stop the search; by default the object goes to the closest fooling pose found (if any)."""
         if self.searching:
             self.runner.cancel()
             self.searching = False
-            steps = self.search_step.index if self.search_step is not None else 0
-            self.say(f"{reason} after {steps} steps; the pose is where the search was")
+            step = self.search_step
+            steps = step.index if step is not None else 0
+            if keep_closest and step is not None and step.closest is not None:
+                self._finish_search(step, seconds=step.seconds, how="stopped")
+            else:
+                self.say(f"{reason} after {steps} steps; the pose is where the search was")
 
     def _stop_search_for_user_change(self) -> None:
         if self.searching:
-            self.stop_optimize("search stopped by your change")
+            self.stop_optimize("search stopped by your change", keep_closest=False)
 
     def _apply_search_messages(self) -> None:
         for message in self.runner.drain():
@@ -377,18 +389,18 @@ class Session:
         if step.pose != self.pose:
             self.pose = step.pose
             self._frame_dirty = True
+        if step.light is not None and step.light != self.scene.light:
+            self.scene = replace(self.scene, light=step.light)
+            self._frame_dirty = True
         self.prediction = Prediction(np.asarray(step.probs), None, "search")
+        if step.closest is not None:
+            c = step.closest
+            self.say(f"optimizing: fooled, as {label_of(int(np.argmax(c.probs)))!r}, {c.rotation_from_start:.1f} deg "
+                     f"from the start; looking for a closer one... O or Stop ends it there")
 
     def _search_ended(self, ended: SearchEnded) -> None:
         was_searching, self.searching = self.searching, False
         step = ended.last_step
-        if step is not None and was_searching:
-            self.last_search = {
-                "method": self.search_settings.method, "steps": int(step.index),
-                "seconds": round(float(ended.seconds), 3), "evaluations": int(step.evaluations),
-                "success": bool(step.success), "learning_rate": self.search_settings.step_size or None,
-                "start_pose": self._search_start.as_dict(), "pose": step.pose,
-            }
         if ended.status == "cancelled":
             took = f" (stopped {ended.cancel_latency * 1000:.0f} ms after the request)" if ended.cancel_latency else ""
             if was_searching:  # cancelled by a user change: that already said so
@@ -399,18 +411,41 @@ class Session:
         if ended.status == "error":
             self.say(f"the search failed: {ended.message}", error=True)
         elif ended.status == "success":
-            top = int(np.argmax(step.probs))
-            message = (f"fooled after {step.index} steps ({ended.seconds:.1f} s): the model sees "
-                       f"{label_of(top)!r} ({float(step.probs[top]):.2f})")
-            self.say(message)
-            if self.search_settings.auto_capture:
-                shot = self.capture()
-                if shot is not None:
-                    self.say(f"{message}; captured {shot.name}")
+            self._finish_search(step, ended.seconds, "done")
         else:
             steps = step.index if step else 0
             self.say(f"no fooling pose found in {steps} steps; the pose is left where the search ended",
                      error=True)
+
+    def _finish_search(self, step, seconds: float, how: str) -> None:
+        """Show the closest fooling pose a search found (and capture it when asked)."""
+        closest = step.closest
+        self.pose = closest.pose
+        if closest.light is not None:
+            self.base_scene = self.base_scene.with_light(ambient=closest.light.ambient, diffuse=closest.light.diffuse,
+                                                         direction=closest.light.direction)
+        self.scene = self._effective(self.base_scene)
+        self._frame_dirty = True
+        self.prediction = Prediction(np.asarray(closest.probs), None, "search")
+        self.last_search = {
+            "method": self.search_settings.method, "mode": "nearest", "steps": int(step.index),
+            "seconds": round(float(seconds), 3), "evaluations": int(step.evaluations), "success": True,
+            "learning_rate": self.search_settings.step_size or None,
+            "radius": None if self.search_settings.whole_space else self.search_settings.radius,
+            "start_pose": self.search_start.as_dict(),
+            "rotation_from_start": round(closest.rotation_from_start, 3),
+            "translation_from_start": round(closest.translation_from_start, 4),
+            "pose": closest.pose,
+        }
+        top = int(np.argmax(closest.probs))
+        message = (f"{how} after {step.index} steps ({seconds:.1f} s): the closest fooling pose is "
+                   f"{closest.rotation_from_start:.1f} deg from the start; the model sees {label_of(top)!r} "
+                   f"({float(closest.probs[top]):.2f})")
+        self.say(message)
+        if self.search_settings.auto_capture:
+            shot = self.capture()
+            if shot is not None:
+                self.say(f"{message}; captured {shot.name}")
 
     # ----------------------------------------------------------------------------------- capture
 

@@ -148,6 +148,9 @@ class SearchJob:
     target: int | None = None
     steps: int = 200
     learning_rate: float | None = None
+    radius: float | None = 30.0  # degrees around the start; None: the whole pose space
+    mode: str = "nearest"  # after the first fooling pose, keep looking for closer ones
+    search_light: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class SearchEnded:
     """The last message of a search: how it ended."""
 
     status: str  # "success", "failed", "cancelled" or "error"
-    last_step: Any  # the last Step, or None
+    last_step: Any  # the last Step, or None (its `closest` is the fooling pose nearest the start)
     message: str = ""
     seconds: float = 0.0
     cancel_latency: float | None = None  # from cancel() to the end, when cancelled
@@ -193,7 +196,8 @@ class SearchRunner:
         self._cancelled_at: float | None = None
         self._running = False
         self._stopping = False
-        self._out: collections.deque = collections.deque()
+        self._out: collections.deque = collections.deque()  # (job number, Step or SearchEnded)
+        self._started = 0  # the number of the newest job; messages of older jobs are dropped
         self._thread = threading.Thread(target=self._run, name="pose-search")
         self._thread.start()
 
@@ -213,7 +217,8 @@ class SearchRunner:
                 raise RuntimeError("a search is already running")
             self._cancel = threading.Event()
             self._cancelled_at = None
-            self._job = job
+            self._started += 1
+            self._job = (self._started, job)
             self._cond.notify_all()
 
     def cancel(self) -> None:
@@ -223,10 +228,13 @@ class SearchRunner:
                 self._cancel.set()
 
     def drain(self) -> list:
-        """Steps and SearchEnded messages posted since the last call, oldest first."""
+        """Steps and SearchEnded messages of the newest search posted since the last call, oldest
+        first (a search stopped a moment ago may still post its end after a new one started)."""
         out = []
         while self._out:
-            out.append(self._out.popleft())
+            number, message = self._out.popleft()
+            if number == self._started:
+                out.append(message)
         return out
 
     def wait_done(self, timeout: float) -> bool:
@@ -240,17 +248,17 @@ class SearchRunner:
                     self._cond.wait()
                 if self._stopping:
                     return
-                job, self._job = self._job, None
+                (number, job), self._job = self._job, None
                 self._running = True
                 cancel = self._cancel
             try:
-                self._out.append(self._run_job(job, cancel))
+                self._out.append((number, self._run_job(job, cancel, number)))
             finally:
                 with self._cond:
                     self._running = False
                     self._cond.notify_all()
 
-    def _run_job(self, job: SearchJob, cancel: threading.Event) -> SearchEnded:
+    def _run_job(self, job: SearchJob, cancel: threading.Event, number: int) -> SearchEnded:
         started = self._clock()
         search = self._search or default_search_function()
         if search is None:
@@ -260,12 +268,13 @@ class SearchRunner:
         try:
             steps = iter(search(job.scene, job.classifier, start=job.start, method=job.method,
                                 target=job.target, steps=job.steps, learning_rate=job.learning_rate,
+                                radius=job.radius, mode=job.mode, search_light=job.search_light,
                                 cancel=cancel))
             for step in steps:
                 if cancel.is_set():
                     break
                 last = step
-                self._out.append(step)
+                self._out.append((number, step))
         except Exception as exc:  # shown in the GUI; the traceback goes to stderr for a bug report
             from strike_pose.errors import StrikePoseError
 
@@ -281,7 +290,7 @@ class SearchRunner:
         if cancel.is_set():
             latency = self._clock() - self._cancelled_at if self._cancelled_at is not None else None
             return SearchEnded("cancelled", last, "stopped", seconds, latency)
-        if last is not None and getattr(last, "success", False):
+        if last is not None and last.success:
             return SearchEnded("success", last, "success", seconds)
         return SearchEnded("failed", last, "no fooling pose found", seconds)
 
