@@ -22,9 +22,9 @@ def _add_scene_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scene (a bundled name or .toml path, or files)")
     group.add_argument("--scene", help="bundled scene name or scene .toml path (default: school_bus)")
     group.add_argument("--mesh", help="an OBJ, glTF or GLB file instead of --scene")
-    group.add_argument("--texture", help="an image that replaces the mesh's texture")
-    group.add_argument("--background", help="a background image (with --mesh)")
-    group.add_argument("--true-class", help="ImageNet label or index of the object (with --mesh)")
+    group.add_argument("--texture", help="an image that replaces the mesh's (or the scene's) texture")
+    group.add_argument("--background", help="a background image (replaces the scene's)")
+    group.add_argument("--true-class", help="ImageNet label or index of the object (replaces the scene's)")
     parser.add_argument("--pose", help="YAW,PITCH,ROLL,X,Y,Z in degrees and scene units "
                         "(default: the scene's start pose)")
 
@@ -36,16 +36,24 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
 
 
-def load_scene_from_args(args: argparse.Namespace):
+def load_scene_from_args(args: argparse.Namespace, needs_class: bool = True):
+    """The scene of --scene (with --texture, --background, --true-class replacing its own) or of --mesh."""
     from strike_pose.scene import load_scene, scene_from_files
 
     if args.mesh:
         if args.scene:
             raise StrikePoseError("give either --scene or --mesh, not both")
-        return scene_from_files(args.mesh, args.texture, args.background, args.true_class)
-    if args.texture or args.background or args.true_class:
-        raise StrikePoseError("--texture, --background and --true-class go with --mesh; edit the scene file instead")
-    return load_scene(args.scene or "school_bus")
+        if needs_class and not args.true_class:
+            raise StrikePoseError("--mesh needs --true-class LABEL here (the ImageNet class the object shows); "
+                                  "`strike-pose classes WORD` finds labels")
+        scene = scene_from_files(args.mesh, args.texture, args.background, args.true_class)
+    else:
+        scene = load_scene(args.scene or "school_bus", {"texture": args.texture, "background": args.background,
+                                                          "true_class": args.true_class})
+    if needs_class and scene.true_class is None:
+        raise StrikePoseError("--mesh needs --true-class LABEL here (the ImageNet class the object shows); "
+                              "`strike-pose classes WORD` finds labels")
+    return scene
 
 
 def pose_from_args(args: argparse.Namespace, scene):
@@ -80,7 +88,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from strike_pose.render import default_renderer
 
     out = _check_new_file(args.out, ".png")
-    scene = load_scene_from_args(args)
+    scene = load_scene_from_args(args, needs_class=False)
     pose = pose_from_args(args, scene)
     image = default_renderer().render(scene, pose, size=args.size, msaa=args.msaa)
     write_png(out, image)
@@ -152,18 +160,21 @@ def cmd_grad(args: argparse.Namespace) -> int:
     import numpy as np
 
     from strike_pose.render import default_renderer
+    from strike_pose.render.diff import twin_gradients
     from strike_pose.scene import POSE_FIELDS
     from strike_pose.search.objective import Objective
-    from strike_pose.search.strategies import pose_gradient
 
     scene = load_scene_from_args(args)
     pose = pose_from_args(args, scene)
     clf = classifier_from_args(args)
-    objective = Objective(clf, scene.true_class, _target_from_args(args))
-    loss, grad, probs = pose_gradient(scene, objective, np.array(pose.as_tuple()), clf.input_size,
-                                      default_renderer())
-    record = {"model": clf.name, "loss": loss, "objective": "untargeted: log p(true class)"
-              if objective.target is None else "targeted: -log p(target)",
+    objective = Objective(clf, scene.true_class, _target_from_args(args), loss=args.loss)
+    twin = twin_gradients(scene, np.array(pose.as_tuple())[None], objective.image_losses, size=clf.input_size,
+                          renderer=default_renderer(), device=clf.device)
+    loss, grad = float(twin.losses[0]), twin.pose_grads[0]
+    kind = {"margin": ("true logit - best other logit", "best other logit - target logit"),
+            "logp": ("log p(true class)", "-log p(target)")}[args.loss]
+    record = {"model": clf.name, "loss": loss,
+              "objective": f"untargeted: {kind[0]}" if objective.target is None else f"targeted: {kind[1]}",
               "gradient": dict(zip(POSE_FIELDS, map(float, grad))), "pose": pose.as_dict()}
     if args.json:
         _print_json(record)
@@ -192,18 +203,51 @@ def cmd_search(args: argparse.Namespace) -> int:
     clf = classifier_from_args(args)
     result = run_search(scene, clf, start, method=args.method, target=_target_from_args(args),
                         radius=args.radius, steps=args.steps, budget_seconds=args.budget_seconds,
-                        seed=args.seed, learning_rate=args.lr, out_dir=args.out, progress=True)
+                        seed=args.seed, learning_rate=args.lr, mode="first" if args.first else "nearest",
+                        loss=args.loss, search_light=args.light, out_dir=args.out, progress=True)
     if args.json:
         _print_json(result)
+        return 0 if result["success"] else 1
+    top = result["top"][0]
+    took = f"{result['steps']} step{'s' if result['steps'] != 1 else ''} in {result['seconds']:.1f} s"
+    if result["success"]:
+        first = result["first"]
+        print(f"fooled after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, true p={result['true_prob']:.3f}")
+        print(f"closest fooling pose: {result['rotation_from_start']:.1f} deg and "
+              f"{result['translation_from_start']:.2f} units from the start "
+              f"(the first was {first['rotation_from_start']:.1f} deg away, after {first['seconds']:.1f} s)")
+        runner_up = result["top"][1]["prob"] if len(result["top"]) > 1 else 0.0
+        if top["prob"] - runner_up < 0.02:
+            print(f"note: a near tie ({top['prob']:.3f} against {runner_up:.3f}): the closest fooling pose lies on "
+                  "the decision boundary; --first stops at the first fooling pose, usually a clearer one")
     else:
-        state = "found a fooling pose" if result["success"] else "no fooling pose found"
-        if result["success"] and result["final_pose"] == result["start_pose"]:
-            state = "the start pose already fools the model (no search needed)"
-        print(f"{state} after {result['steps']} steps in {result['seconds']:.1f} s: top-1 "
-              f"{result['top'][0]['label']!r} p={result['top'][0]['prob']:.3f}, true p={result['true_prob']:.3f}")
-        for kind, path in result["files"].items():
-            print(f"wrote {path}")
+        target = f", target p={result['target_prob']:.3f}" if result["target_prob"] is not None else ""
+        print(f"no fooling pose found after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, "
+              f"true p={result['true_prob']:.3f}{target}; the pose with the lowest loss:")
+    print("pose " + ",".join(f"{v:g}" for v in result["final_pose"].values()))
+    for kind, path in result["files"].items():
+        print(f"wrote {path}")
     return 0 if result["success"] else 1
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from strike_pose.experiments import run_experiment
+
+    summary = run_experiment(args.config, args.out, backend=args.backend, address=args.address,
+                             workers=args.workers, resume=args.resume, progress=not args.json)
+    if args.json:
+        _print_json(summary)
+        return 0
+    for study in summary["studies"]:
+        print(f"{study['kind']} {study['name']}: {study['rows']} rows")
+        for row in study.get("table", [])[:12]:
+            print("  " + ", ".join(f"{k} {_short(v)}" for k, v in row.items() if k not in ("frequent_wrong", "ci95")))
+    print(f"wrote {summary['files']['report']} and {summary['files']['summary']}")
+    return 0
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
@@ -230,10 +274,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_classes(args: argparse.Namespace) -> int:
     from strike_pose.models.labels import imagenet_labels
 
+    import difflib
+
     needle = (args.filter or "").lower()
-    for i, label in enumerate(imagenet_labels()):
-        if needle in label.lower():
-            print(f"{i:>4} {label}")
+    labels = imagenet_labels()
+    matches = [(i, label) for i, label in enumerate(labels) if needle in label.lower()]
+    if not matches:
+        words = sorted({w for label in labels for w in label.lower().replace(",", " ").split()})
+        close = difflib.get_close_matches(needle, words, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "; try a shorter word"
+        raise StrikePoseError(f"no ImageNet label contains {args.filter!r}{hint}")
+    for i, label in matches:
+        print(f"{i:>4} {label}")
     return 0
 
 
@@ -244,12 +296,12 @@ def cmd_gui(args: argparse.Namespace) -> int:
     require_display()
     scene = load_scene_from_args(args)
     clf = classifier_from_args(args)
-    return run_gui(scene, clf, args.export_dir, model_name=clf.name, pose=pose_from_args(args, scene))
+    return run_gui(scene, clf, args.out, model_name=clf.name, pose=pose_from_args(args, scene))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the GUI where a display is, else a headless render + classify into out/."""
-    from strike_pose.export import export_shot
+    from strike_pose.export import export_shot, shot_stem
     from strike_pose.gui import WindowUnavailable, display_available, run_gui
 
     scene = load_scene_from_args(args)
@@ -257,11 +309,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     clf = classifier_from_args(args)
     if not args.headless and display_available():
         try:
-            return run_gui(scene, clf, args.out_dir, model_name=clf.name, pose=pose)
+            return run_gui(scene, clf, args.out, model_name=clf.name, pose=pose)
         except WindowUnavailable as exc:
             print(f"note: {exc}; running the headless demo instead", file=sys.stderr)
     record, image = classify_scene(scene, pose, clf)
-    files = export_shot(args.out_dir, f"{scene.name}", image, {**record, "scene": scene.describe()})
+    probs = [0.0] * 1000
+    probs[record["top"][0]["index"]] = 1.0
+    files = export_shot(args.out, shot_stem(scene.name, probs), image, {**record, "scene": scene.describe()})
     _print_prediction(record)
     print(f"wrote {files['image']} and {files['json']}")
     return 0
@@ -269,11 +323,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ main
 
+def _version() -> str:
+    from strike_pose import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="strike-pose",
         description="Find the poses of familiar 3D objects that fool image classifiers.",
     )
+    parser.add_argument("--version", action="version", version=f"strike-pose {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("render", help="render a scene at a pose to a PNG")
@@ -296,29 +357,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p)
     _add_model_options(p)
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
+    p.add_argument("--loss", default="margin", choices=("margin", "logp"), help="the search's loss (default margin)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_grad)
 
     p = sub.add_parser("search", help="search for a pose that fools the classifier",
                        description="Search for a pose that fools the classifier; on success write the "
-                       "shot (PNG + JSON sidecar) into --out. Exit code 0: fooled; 1: no fooling pose "
-                       "found within the steps or time; 2: bad input.")
+                       "shot of the fooling pose closest to the start (PNG + JSON sidecar) into --out. "
+                       "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input.")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--method", default="grad", choices=("grad", "hybrid", "random", "fd", "cmaes"),
-                   help="grad (analytic gradient from the start, default), hybrid (random candidates "
-                   "refined by the gradient), random, fd (finite differences), cmaes")
+    p.add_argument("--method", default="grad", choices=("grad", "random", "fd", "cmaes"),
+                   help="grad (the analytic gradient through the differentiable twin, default), random, "
+                   "fd (finite differences), cmaes")
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
     p.add_argument("--radius", type=float, metavar="DEGREES",
                    help="keep the orientation within DEGREES of the start (default: the whole pose space)")
-    p.add_argument("--steps", type=int, default=200, help="at most this many steps (default 200)")
+    p.add_argument("--first", action="store_true", help="stop at the first fooling pose (default: keep "
+                   "looking for fooling poses closer to the start until the steps or time run out)")
+    p.add_argument("--steps", type=int, default=100, help="at most this many steps (default 100)")
     p.add_argument("--budget-seconds", type=float, help="stop after this many seconds")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--lr", type=float, help="Adam step size for grad, hybrid and fd: degrees for the "
-                   "angles, hundredths of a scene unit for x, y, z (default 2)")
+    p.add_argument("--lr", type=float, help="step size for grad and fd: degrees for the angles and the "
+                   "same number of region units for x, y, z (default 2)")
+    p.add_argument("--loss", default="margin", choices=("margin", "logp"),
+                   help="margin (true logit - best other, default) or logp (log p(true class))")
+    p.add_argument("--light", action="store_true", help="search the light (ambient, diffuse, direction) too")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("experiment", help="run an experiment file: landscapes, sensitivity, attacks, transfer",
+                       description="Run the studies of an experiment file (see experiments/quick.toml) and write "
+                       "their rows (Parquet), summary.json, plots and report.html into --out.")
+    p.add_argument("config", help="an experiment .toml file, or the name of one in experiments/")
+    p.add_argument("--out", required=True, metavar="DIR", help="the results folder")
+    p.add_argument("--backend", default="local", choices=("local", "ray"),
+                   help="local (this process, default) or ray (Ray actors; a local Ray unless --address)")
+    p.add_argument("--address", help="join the Ray cluster at this address (e.g. 10.0.0.5:6379)")
+    p.add_argument("--workers", type=int, help="Ray actors to start (default: one per CPU)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out (done items are kept)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("scenes", help="list the bundled scenes")
     p.set_defaults(func=cmd_scenes)
@@ -334,22 +414,39 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="the desktop visualizer (needs a display)")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--export-dir", default="out", help="where captures are written (default out/)")
+    p.add_argument("--out", "--export-dir", dest="out", default="out", metavar="DIR",
+                   help="where captures are written (default out/)")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("run", help="the main job: the GUI on a display, else a headless demo into out/")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--out-dir", default="out", help="where the headless demo writes (default out/)")
+    p.add_argument("--out", "--out-dir", dest="out", default="out", metavar="DIR",
+                   help="where the headless demo writes (default out/)")
     p.add_argument("--headless", action="store_true", help="never open a window")
     p.set_defaults(func=cmd_run)
     return parser
 
 
+def join_negative_values(argv: list[str]) -> list[str]:
+    """`--pose -75,25,0,0,0,-8` as users write it: argparse would take the value for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--pose" and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2] in "0123456789.":
+            out.append(f"--pose={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        parser = build_parser()
+        args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
         return int(args.func(args) or 0)
     except StrikePoseError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -124,11 +124,17 @@ class Scene:
     name: str
     mesh: Any  # strike_pose.assets.Mesh
     background: Image.Image | None
-    true_class: int
+    true_class: int | None  # None: a scene from files given without a class, which renders but cannot be classified
     camera: Camera = field(default_factory=Camera)
     light: Light = field(default_factory=Light)
     pose: Pose = field(default_factory=Pose)
     source: dict = field(default_factory=dict)  # the scene's file path, content hash and raw fields
+
+    def __repr__(self) -> str:
+        mesh = f"{self.mesh.triangle_count} triangles" if hasattr(self.mesh, "triangle_count") else type(self.mesh).__name__
+        background = "none" if self.background is None else f"{self.background.width}x{self.background.height} image"
+        return (f"Scene(name={self.name!r}, true_class={self.true_class}, mesh={mesh}, background={background}, "
+                f"camera={self.camera}, light={self.light}, pose={self.pose})")
 
     def with_light(self, **changes) -> "Scene":
         return replace(self, light=replace(self.light, **changes))
@@ -231,7 +237,7 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
     camera = parse_camera(data.get("camera", {}))
     light = parse_light(data.get("light", {}))
     pose = parse_pose(data.get("pose", {}))
-    true_class = resolve_class(data["true_class"], where="true_class")
+    true_class = None if data["true_class"] is None else resolve_class(data["true_class"], where="true_class")
     mesh = load_mesh(mesh_ref, texture=texture_ref)
     bg_image = load_background(background_ref) if background_ref is not None else None
     return Scene(
@@ -248,15 +254,26 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
 
 def scene_path(name_or_path: str | Path) -> Path:
     """The file of a bundled scene name, or the given path."""
+    import difflib
+
     text = str(name_or_path)
     path = Path(text).expanduser()
+    if path.suffix.lower() in (".obj", ".gltf", ".glb"):
+        raise StrikePoseError(f"{text} is a mesh, not a scene file: give it as --mesh {text} (with --texture, "
+                              "--background and --true-class as needed)")
     if path.suffix == ".toml" or path.exists() or "/" in text:
+        if path.is_dir():
+            raise StrikePoseError(f"{path} is a folder; give a scene .toml file or a bundled name "
+                                  f"({', '.join(bundled_scenes())})")
         if not path.is_file():
             raise StrikePoseError(f"scene file not found: {path}; give a .toml path or a bundled name ({', '.join(bundled_scenes())})")
         return path
     bundled = SCENES_DIR / f"{text}.toml"
     if not bundled.is_file():
-        raise StrikePoseError(f"unknown scene {text!r}; choose one of: {', '.join(bundled_scenes())}, or give a .toml path")
+        close = difflib.get_close_matches(text, bundled_scenes(), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise StrikePoseError(f"unknown scene {text!r}; {hint}choose one of: {', '.join(bundled_scenes())}, "
+                              "or give a .toml path")
     return bundled
 
 
@@ -264,17 +281,33 @@ def bundled_scenes() -> list[str]:
     return sorted(p.stem for p in SCENES_DIR.glob("*.toml"))
 
 
-def load_scene(name_or_path: str | Path) -> Scene:
-    """Load a bundled scene by name (see `strike-pose scenes`) or a scene TOML file by path."""
+OVERRIDES = ("texture", "background", "true_class")
+
+
+def load_scene(name_or_path: str | Path, overrides: dict | None = None) -> Scene:
+    """Load a bundled scene by name (see `strike-pose scenes`) or a scene TOML file by path.
+
+    `overrides` may replace the scene's texture, background (paths, or procedural:NAME) and true
+    class; the scene records them, so a shot taken with them reproduces.
+    """
     path = scene_path(name_or_path)
     raw = path.read_bytes()
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise StrikePoseError(f"scene file {path} is not valid TOML ({exc}); fix the syntax") from exc
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for key in overrides:
+        if key not in OVERRIDES:
+            raise StrikePoseError(f"a scene's {key!r} cannot be replaced; only {', '.join(OVERRIDES)}")
     try:
         source = {"path": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()}
-        return scene_from_dict(data, path.resolve().parent, source=source)
+        if overrides:
+            for key in ("texture", "background"):
+                if key in overrides and not str(overrides[key]).startswith("procedural:"):
+                    overrides[key] = str(Path(overrides[key]).expanduser().resolve())
+            source["overrides"] = dict(overrides)
+        return scene_from_dict({**data, **overrides}, path.resolve().parent, source=source)
     except StrikePoseError as exc:
         raise StrikePoseError(f"scene {path}: {exc}") from None
 
@@ -287,9 +320,7 @@ def scene_from_files(mesh: str, texture: str | None = None, background: str | No
         data["texture"] = texture
     if background:
         data["background"] = background
-    if true_class is None:
-        raise StrikePoseError("--mesh needs --true-class LABEL (the ImageNet class the object shows)")
-    data["true_class"] = true_class
+    data["true_class"] = true_class  # None: a scene that can be rendered but not classified
     return scene_from_dict(data, base or Path.cwd())
 
 
@@ -304,7 +335,7 @@ def scene_from_record(record: dict) -> tuple[Scene, list[str]]:
         path = Path(info["path"])
         if not path.is_file():
             raise StrikePoseError(f"the shot's scene file {path} is missing; restore it to reproduce the shot")
-        scene = load_scene(path)
+        scene = load_scene(path, info.get("overrides"))
         if info.get("sha256") and scene.source.get("sha256") != info["sha256"]:
             warnings.append(f"scene file {path} changed since the shot was taken; results may differ")
     elif info.get("mesh"):

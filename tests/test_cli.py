@@ -79,8 +79,8 @@ def test_render_never_overwrites(tmp_path, capsys):
 
 
 def test_headless_run_writes_picture_and_top5(tmp_path, capsys):
-    assert main(["run", "--headless", "--out-dir", str(tmp_path)]) == 0
-    record = json.loads((tmp_path / "school_bus.json").read_text())
-    assert len(record["top"]) == 5 and (tmp_path / "school_bus.png").is_file()
-    assert main(["run", "--headless", "--out-dir", str(tmp_path)]) == 0
-    assert (tmp_path / "school_bus-2.png").is_file(), "a second run must not overwrite the first"
+    assert main(["run", "--headless", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "school_bus-as-school_bus.json").read_text())
+    assert len(record["top"]) == 5 and (tmp_path / "school_bus-as-school_bus.png").is_file()
+    assert main(["run", "--headless", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "school_bus-as-school_bus-2.png").is_file(), "a second run must not overwrite the first"
