@@ -8,13 +8,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
+BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test bench bench-search screenshots system-gl system-gui venv clean
+.PHONY: run test bench bench-search screenshots experiment system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
 
-test: system-gl system-gui $(VENV)/.stamp-test
+test: system-gl system-gui system-browser $(VENV)/.stamp-test
 	$(PY) -m pytest -q tests
 
 bench: system-gl system-gui venv
@@ -24,16 +25,23 @@ bench: system-gl system-gui venv
 
 # The README's images in docs/images/ are these, scaled to 3/4 and reduced to 192 colours.
 screenshots: system-gl system-gui venv
-	$(PY) -m strike_pose.gui.screenshots out/screenshots
+	$(PY) -m strike_pose.gui.screenshots out/screenshots --docs docs/images
 
 bench-search: system-gl venv
 	$(PY) -m benchmarks.search_effectiveness
+
+# The small example of every kind of experiment, with its report in out/quick/report.html.
+experiment: system-gl venv
+	$(VENV)/bin/strike-pose experiment quick --out out/quick --resume
 
 system-gl:
 	@sh .ci/system-packages $(GL_PACKAGES)
 
 system-gui:
 	@sh .ci/system-packages $(GUI_PACKAGES)
+
+system-browser:
+	@sh .ci/system-packages $(BROWSER_PACKAGES)
 
 venv: $(VENV)/.stamp
 
