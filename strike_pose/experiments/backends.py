@@ -1,0 +1,79 @@
+"""Where items run: in this process (local), or in Ray actors on this machine or a cluster (ray).
+
+Both take the items still to do and yield (item, rows) as each finishes; the driver stores the rows.
+Ray is an existing engine for exactly this (scheduling, restarts, clusters); nothing here replaces it.
+A killed Ray worker is restarted and its item run again (`max_restarts`, `max_task_retries`); a killed
+driver loses only the items in flight, which `--resume` runs again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Iterator
+
+from strike_pose.errors import StrikePoseError
+from strike_pose.experiments.work import Item, Worker
+
+BACKENDS = ("local", "ray")
+
+
+def run_local(items: Iterable[Item], workers: int | None = None) -> Iterator[tuple[Item, list[dict]]]:
+    worker = Worker()
+    for item in items:
+        yield item, worker.run(item)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise StrikePoseError("the ray backend needs Ray: pip install 'strike-pose[cluster]' (or pip install ray)") from None
+    return ray
+
+
+def run_ray(items: Iterable[Item], workers: int | None = None, address: str | None = None
+            ) -> Iterator[tuple[Item, list[dict]]]:
+    ray = _import_ray()
+    items = list(items)
+    if not items:
+        return
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if address:
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, logging_level="ERROR",
+                         log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise StrikePoseError(f"could not start or join {where} ({str(exc).splitlines()[0]}); check the "
+                                  "address (ray start --head prints it) or use --backend local") from None
+    try:
+        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(Worker)
+        actors = [actor_class.remote(torch_threads=1) for _ in range(min(count, len(items)))]
+        queue = list(reversed(items))
+        running = {}
+        for actor in actors:
+            if queue:
+                item = queue.pop()
+                running[actor.run.remote(item)] = (actor, item)
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1)
+            ref = ready[0]
+            actor, item = running.pop(ref)
+            try:
+                rows = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # an error in our code: report it as ours
+                cause = exc.cause if hasattr(exc, "cause") else exc
+                if isinstance(cause, StrikePoseError):
+                    raise cause from None
+                raise
+            yield item, rows
+            if queue:
+                next_item = queue.pop()
+                running[actor.run.remote(next_item)] = (actor, next_item)
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,100 @@
+"""What an experiment's rows say: per study kind, the figures the paper reports, computed the same way.
+
+The paper's own numbers (Alcorn et al. 2019, Inception-v3, 30 objects) sit beside ours in PAPER.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import statistics
+
+from strike_pose.experiments.work import POSE_AXES
+
+PAPER = {
+    "landscape": "97% of random poses misclassified (median 3.09% correct over 30 objects, Inception-v3)",
+    "sensitivity": {"yaw": (69, 10.3), "pitch": (83, 8.0), "roll": (81, 9.2), "x": (42, 0.09), "y": (49, 0.10),
+                    "z": (81, 0.77)},
+    "attack": "targeted hit rates, median over objects: ZRS 78%, FD-G 92%, DR-G 32%",
+    "transfer": "fooling poses (p >= 0.9) of Inception-v3 fool AlexNet 99.9% and ResNet-50 99.4% of the time",
+}
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(experiment, store) -> dict:
+    from strike_pose.models.labels import label_of
+
+    out = {"experiment": experiment.name, "path": experiment.path, "seed": experiment.seed, "studies": []}
+    for study in experiment.studies:
+        rows = store.rows(study.name)
+        entry = {"name": study.name, "kind": study.kind, "rows": len(rows), "paper": PAPER[study.kind]}
+        entry.update(globals()[f"_{study.kind}"](rows, label_of))
+        out["studies"].append(entry)
+    return out
+
+
+def _landscape(rows, label_of) -> dict:
+    groups = collections.defaultdict(list)
+    for r in rows:
+        groups[(r["scene"], r["light"], r["model"])].append(r)
+    table = []
+    for (scene, light, model), group in sorted(groups.items()):
+        wrong = sum(not r["correct"] for r in group)
+        low, high = wilson(wrong, len(group))
+        counts = collections.Counter(r["top1"] for r in group if not r["correct"])
+        table.append({"scene": scene, "light": light, "model": model, "poses": len(group),
+                      "misclassified": wrong / len(group), "ci95": [low, high],
+                      "frequent_wrong": [{"index": k, "label": label_of(k), "share": n / len(group)}
+                                         for k, n in counts.most_common(5)]})
+    return {"table": table}
+
+
+def _sensitivity(rows, label_of) -> dict:
+    groups = collections.defaultdict(list)
+    for r in rows:
+        groups[(r["scene"], r["model"], r["parameter"])].append(r)
+    table = []
+    for (scene, model, parameter), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1],
+                                                                                     POSE_AXES.index(kv[0][2]))):
+        by_start = collections.defaultdict(list)
+        for r in group:
+            by_start[r["start"]].append(r)
+        smallest = [min(r["change"] for r in rs if r["flipped"]) for rs in by_start.values() if any(r["flipped"] for r in rs)]
+        table.append({"scene": scene, "model": model, "parameter": parameter, "starts": len(by_start),
+                      "failure_rate": sum(r["flipped"] for r in group) / len(group),
+                      "median_smallest_flip": statistics.median(smallest) if smallest else None})
+    return {"table": table}
+
+
+def _attack(rows, label_of) -> dict:
+    groups = collections.defaultdict(list)
+    for r in rows:
+        groups[(r["scene"], r["model"], r["method"])].append(r)
+    table = []
+    for (scene, model, method), group in sorted(groups.items()):
+        wins = [r for r in group if r["success"]]
+        table.append({"scene": scene, "model": model, "method": method, "trials": len(group),
+                      "hit_rate": len(wins) / len(group),
+                      "median_seconds": statistics.median(r["seconds"] for r in wins) if wins else None,
+                      "median_rotation_from_start": statistics.median(r["rotation_from_start"] for r in wins)
+                      if wins else None})
+    targets = sorted({r["target"] for r in rows})
+    return {"table": table, "targets": [{"index": t, "label": label_of(t) if t >= 0 else "untargeted"} for t in targets]}
+
+
+def _transfer(rows, label_of) -> dict:
+    groups = collections.defaultdict(list)
+    for r in rows:
+        groups[(r["source_model"], r["model"])].append(r)
+    table = [{"source_model": s, "model": m, "poses": len(g), "transfer_rate": sum(r["fooled"] for r in g) / len(g),
+              "same_label": sum(r["same_label"] for r in g) / len(g)} for (s, m), g in sorted(groups.items())]
+    return {"table": table}

@@ -1,0 +1,251 @@
+"""Experiments: config validation, a small run of every kind, resume after a killed driver, the Ray
+backend (a real head started here) with the same rows as the local one and a killed worker, and the
+report in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from strike_pose.errors import StrikePoseError
+from strike_pose.experiments import load_experiment, run_experiment
+from strike_pose.experiments.config import parse_experiment
+
+SMALL = """
+name = "small"
+seed = 3
+[[landscape]]
+name = "poses"
+scenes = ["school_bus"]
+poses = 96
+[[sensitivity]]
+name = "nudges"
+scenes = ["school_bus"]
+starts = 1
+trials = 3
+[[attack]]
+name = "attacks"
+scenes = ["school_bus"]
+starts = 1
+methods = ["random"]
+targets = "frequent:1"
+from = "poses"
+budget_seconds = 1.0
+steps = 3
+[[transfer]]
+name = "transfer"
+source = "poses"
+models = ["efficientnet_lite0", "efficientnet_lite2"]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[[landscape]]\nname = 'a'\nposes = 'many'", "landscape 'a'.poses must be a whole number"),
+    ("[[landscape]]\nname = 'a'\nposez = 3", "unknown field landscape[0].posez"),
+    ("[[landscape]]\nname = 'a'\nscenes = ['schoolbus']", "unknown scene 'schoolbus'"),
+    ("[[landscape]]\nname = 'a'\nz = [-5, 3]", "in front of the camera"),
+    ("[[landscape]]\nname = 'a'\ngrid = {axes = ['yaw', 'x']}", "two of yaw, pitch, roll"),
+    ("[[attack]]\nname = 'a'\nmethods = ['gradient']", "unknown method 'gradient'"),
+    ("[[attack]]\nname = 'a'\ntargets = 'frequent:3'", "needs from = the name of a [[landscape]]"),
+    ("[[attack]]\nname = 'a'\ntargets = ['no such class']", "not an ImageNet class"),
+    ("[[transfer]]\nname = 't'\nsource = 'nothing'", "source must name a [[landscape]] or [[attack]]"),
+    ("[[landscape]]\nname = 'a'\n[[sensitivity]]\nname = 'a'", "two studies are named 'a'"),
+    ("seed = 1", "no study"),
+    ("[[landscapes]]\nname = 'a'", "unknown field 'landscapes'"),
+])
+def test_config_errors_name_the_field(text, words):
+    import tomllib
+
+    with pytest.raises(StrikePoseError, match=None) as info:
+        parse_experiment(tomllib.loads(text))
+    assert words in str(info.value)
+
+
+def test_bundled_experiments_are_valid():
+    for name in ("quick", "paper"):
+        experiment = load_experiment(name)
+        assert experiment.studies and experiment.sha256
+
+
+def test_cli_reports_a_bad_config_on_one_line(tmp_path, capsys):
+    from strike_pose.cli import main
+
+    bad = write(tmp_path, "[[landscape]]\nname = 'a'\nposes = -1\n")
+    assert main(["experiment", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "poses must be at least 1" in err and not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    config = write(folder, SMALL)
+    summary = run_experiment(config, folder / "out", progress=False)
+    return config, folder / "out", summary
+
+
+def test_every_kind_gives_rows_a_summary_and_a_report(small_run):
+    _, out, summary = small_run
+    kinds = {s["kind"]: s for s in summary["studies"]}
+    assert kinds["landscape"]["rows"] == 96
+    landscape = kinds["landscape"]["table"][0]
+    assert 0 <= landscape["ci95"][0] <= landscape["misclassified"] <= landscape["ci95"][1] <= 1
+    assert kinds["sensitivity"]["rows"] == 6 * 3
+    assert kinds["attack"]["rows"] == 1 and kinds["attack"]["targets"][0]["index"] != 779
+    transfer = kinds["transfer"]["table"]
+    assert transfer and all(r["source_model"] != r["model"] for r in transfer)
+    assert (out / "report.html").is_file() and json.loads((out / "summary.json").read_text())["experiment"] == "small"
+    assert list((out / "plots").glob("*.png")) and list((out / "shots").glob("*.png"))
+
+
+def test_resume_recomputes_nothing_and_a_new_run_refuses_the_folder(small_run):
+    config, out, _ = small_run
+    parts = sorted((out / "rows").rglob("*.parquet"))
+    before = {p: p.stat().st_mtime_ns for p in parts}
+    run_experiment(config, out, resume=True, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in sorted((out / "rows").rglob("*.parquet"))} == before
+    with pytest.raises(StrikePoseError, match="--resume"):
+        run_experiment(config, out, progress=False)
+
+
+def test_a_killed_driver_resumes_without_losing_or_repeating_rows(tmp_path):
+    config = write(tmp_path, "name = 'k'\n[[landscape]]\nname = 'poses'\nscenes = ['school_bus']\nposes = 640\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "strike_pose", "experiment", str(config), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((out / "rows").rglob("*.parquet"))) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = {p: p.stat().st_mtime_ns for p in (out / "rows").rglob("*.parquet")}
+    assert 3 <= len(kept) < 10 and not list(out.rglob("*.tmp"))
+    summary = run_experiment(config, out, resume=True, progress=False)
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    from strike_pose.experiments.store import ResultStore
+
+    rows = ResultStore(out).rows("poses")
+    assert len(rows) == 640 and sorted(r["index"] for r in rows) == list(range(640))
+    assert summary["studies"][0]["rows"] == 640
+
+
+# ------------------------------------------------------------------------------------------- Ray
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    ray_cli = Path(sys.executable).parent / "ray"
+    if not ray_cli.is_file():
+        pytest.skip("ray is not installed (pip install ray)")
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    started = subprocess.run([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
+                              "--include-dashboard=false", "--disable-usage-stats"],
+                             env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+RAY_CONFIG = "name = 'r'\nseed = 5\n[[landscape]]\nname = 'poses'\nscenes = ['school_bus']\nposes = 192\n"
+
+
+def test_ray_cluster_gives_the_same_rows_as_the_local_backend(tmp_path, ray_head):
+    from strike_pose.experiments.store import ResultStore
+
+    config = write(tmp_path, RAY_CONFIG)
+    run_experiment(config, tmp_path / "local", progress=False)
+    run_experiment(config, tmp_path / "ray", backend="ray", address=ray_head, workers=2, progress=False)
+    local, remote = ResultStore(tmp_path / "local").rows("poses"), ResultStore(tmp_path / "ray").rows("poses")
+    assert len(local) == len(remote) == 192
+    for a, b in zip(local, remote):
+        assert {k: a[k] for k in ("index", "yaw", "pitch", "roll", "x", "y", "z", "top1")} == \
+               {k: b[k] for k in ("index", "yaw", "pitch", "roll", "x", "y", "z", "top1")}
+        assert abs(a["true_prob"] - b["true_prob"]) < 1e-3
+
+
+def test_a_killed_ray_worker_is_replaced_and_its_item_run_again(tmp_path, ray_head):
+    from strike_pose.experiments.store import ResultStore
+
+    config = write(tmp_path, RAY_CONFIG.replace("192", "640"))
+    out = tmp_path / "out"
+    result: dict = {}
+
+    def run():
+        try:
+            result["summary"] = run_experiment(config, out, backend="ray", address=ray_head, workers=2, progress=False)
+        except BaseException as exc:  # reported by the assertion below
+            result["error"] = exc
+
+    driver = threading.Thread(target=run)
+    driver.start()
+    deadline = time.monotonic() + 180
+    while len(list((out / "rows").rglob("*.parquet"))) < 2:
+        assert time.monotonic() < deadline and driver.is_alive(), result
+        time.sleep(0.1)
+    killed = _kill_one_worker()
+    driver.join(600)
+    assert killed and "error" not in result, result
+    rows = ResultStore(out).rows("poses")
+    assert sorted(r["index"] for r in rows) == list(range(640))
+
+
+def _kill_one_worker() -> bool:
+    """SIGKILL one Ray actor process running our Worker (found by its process title)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if cmdline.startswith("ray::Worker"):
+            os.kill(int(pid), signal.SIGKILL)
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------- report
+
+def test_the_report_renders_with_its_images_in_a_headless_browser(small_run, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    _, out, _ = small_run
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    url = (out / "report.html").resolve().as_uri()
+    dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    marker = dom.stdout.split('data-images="', 1)[1].split('"', 1)[0]
+    loaded, total = map(int, marker.split("/"))
+    assert total >= 4 and loaded == total, marker
+    shot = out / "report-screenshot.png"
+    done = subprocess.run([browser, *flags, "--window-size=1200,1600", f"--screenshot={shot}", url],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.stat().st_size > 10_000
