@@ -69,11 +69,14 @@ def classifier_from_args(args: argparse.Namespace):
 
 
 def _check_new_file(path: str, suffix: str) -> Path:
+    from strike_pose.export import check_writable
+
     out = Path(path)
     if out.suffix.lower() != suffix:
         raise StrikePoseError(f"{path} should end in {suffix}")
     if out.exists():
         raise StrikePoseError(f"{out} already exists; choose another name (nothing is overwritten)")
+    check_writable(out.parent if str(out.parent) else Path("."))
     return out
 
 
@@ -87,9 +90,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from strike_pose.export import write_png
     from strike_pose.render import default_renderer
 
+    if args.msaa not in (0, 2, 4, 8, 16):
+        raise StrikePoseError(f"--msaa takes 0 (off), 2, 4, 8 or 16 samples, got {args.msaa}")
     out = _check_new_file(args.out, ".png")
     scene = load_scene_from_args(args, needs_class=False)
     pose = pose_from_args(args, scene)
+    warn_if_out_of_view(scene, pose)
     image = default_renderer().render(scene, pose, size=args.size, msaa=args.msaa)
     write_png(out, image)
     print(f"wrote {out} ({args.size}x{args.size}, pose {','.join(f'{v:g}' for v in pose.as_tuple())})",
@@ -97,10 +103,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_if_out_of_view(scene, pose) -> None:
+    """A pose whose object covers no pixel shows only the background: say so."""
+    from strike_pose.render import default_renderer
+
+    ids, _ = default_renderer().render_visibility(scene, pose, size=64)
+    if not (ids > 0).any():
+        print(f"warning: the object is not in view at pose {','.join(f'{v:g}' for v in pose.as_tuple())}: the "
+              "picture shows only the background (x and y must stay within about 0.14 x -z of the centre)",
+              file=sys.stderr)
+
+
 def classify_scene(scene, pose, clf, top: int = 5) -> dict:
     """Render at the classifier's input size and classify: the record `classify --json` prints."""
     from strike_pose.render import default_renderer
 
+    warn_if_out_of_view(scene, pose)
     image = default_renderer().render(scene, pose, size=clf.input_size)
     probs = clf.probabilities(image)
     return {**clf.describe(probs, scene.true_class, k=top), "pose": pose.as_dict()}, image
@@ -115,6 +133,9 @@ def _print_prediction(record: dict) -> None:
 
 
 def _read_shot(path: str) -> dict:
+    if Path(path).is_dir():
+        raise StrikePoseError(f"{path} is a folder; give a shot's .json file (written by `strike-pose search` "
+                              "or the visualizer)")
     try:
         record = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -186,12 +207,13 @@ def cmd_grad(args: argparse.Namespace) -> int:
 
 
 def _check_out_dir(path: str) -> None:
+    from strike_pose.export import check_writable
+
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise StrikePoseError(f"--out {path} is a file; give a folder for the shot (nothing is overwritten)")
     if out.suffix.lower() in (".png", ".json") and not out.exists():
         raise StrikePoseError(f"--out is the folder the shot goes into (its files are named for the scene "
-                              f"and method); give a folder name, not {path}")
+                              f"and what the model sees); give a folder name, not {path}")
+    check_writable(out)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -207,8 +229,10 @@ def cmd_search(args: argparse.Namespace) -> int:
                         loss=args.loss, search_light=args.light, out_dir=args.out, progress=True)
     if args.json:
         _print_json(result)
-        return 0 if result["success"] else 1
+        return 0 if result["success"] else (130 if result["interrupted"] else 1)
     top = result["top"][0]
+    if result["interrupted"]:
+        print(f"interrupted: the best of {result['steps']} steps follows", file=sys.stderr)
     took = f"{result['steps']} step{'s' if result['steps'] != 1 else ''} in {result['seconds']:.1f} s"
     if result["success"]:
         first = result["first"]
@@ -227,7 +251,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     print("pose " + ",".join(f"{v:g}" for v in result["final_pose"].values()))
     for kind, path in result["files"].items():
         print(f"wrote {path}")
-    return 0 if result["success"] else 1
+    if not result["files"]:
+        pose = ",".join(f"{v:g}" for v in result["final_pose"].values())
+        print(f"to keep its picture: strike-pose render --pose={pose} --out FILE.png (with the same scene options)")
+    if "export_error" in result:
+        print("top-5 " + ", ".join(f"{t['label']} {t['prob']:.3f}" for t in result["top"]))
+        raise StrikePoseError(f"the shot could not be written ({result['export_error']}); the pose and "
+                              "probabilities above reproduce it with `strike-pose classify --pose ...`")
+    return 0 if result["success"] else (130 if result["interrupted"] else 1)
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -301,9 +332,10 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the GUI where a display is, else a headless render + classify into out/."""
-    from strike_pose.export import export_shot, shot_stem
+    from strike_pose.export import check_writable, export_shot, shot_stem
     from strike_pose.gui import WindowUnavailable, display_available, run_gui
 
+    check_writable(args.out)
     scene = load_scene_from_args(args)
     pose = pose_from_args(args, scene)
     clf = classifier_from_args(args)
@@ -364,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search for a pose that fools the classifier",
                        description="Search for a pose that fools the classifier; on success write the "
                        "shot of the fooling pose closest to the start (PNG + JSON sidecar) into --out. "
-                       "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input.")
+                       "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input; 130: interrupted (Ctrl+C), the best pose so far printed.")
     _add_scene_options(p)
     _add_model_options(p)
     p.add_argument("--method", default="grad", choices=("grad", "random", "fd", "cmaes"),

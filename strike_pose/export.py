@@ -21,21 +21,53 @@ from PIL import Image
 from strike_pose.errors import StrikePoseError
 
 
+class FileExists(StrikePoseError):
+    """The name is taken: exports never replace a file."""
+
+
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write to a temporary name, then publish it under `path` in one step that fails if `path`
+    exists (a hard link), so neither a crash nor a second process writing the same name at the same
+    moment can leave half a file or replace one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StrikePoseError(f"cannot write into {path.parent} ({exc.strerror}); choose a folder you can write to") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        if path.exists():  # checked again at the last moment: never replace the user's file
-            raise StrikePoseError(f"{path} already exists; choose another name")
-        os.replace(tmp, path)
-    except BaseException:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise FileExists(f"{path} already exists; choose another name") from None
+        except OSError:  # a file system without hard links: check, then rename
+            if path.exists():
+                raise FileExists(f"{path} already exists; choose another name") from None
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise StrikePoseError(f"could not write {path} ({exc.strerror}); free some space or choose another folder") from None
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Make `folder` (and its parents) and check a file can be written there: before long work, so
+    that nothing is computed only to be lost."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise StrikePoseError(f"{folder} is a file; give a folder (nothing is overwritten)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise StrikePoseError(f"cannot write into {folder} ({exc.strerror}); choose a folder you can write to") from None
+    return folder
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:
@@ -75,13 +107,29 @@ def free_stem(folder: str | Path, stem: str, suffixes: tuple[str, ...] = (".png"
     return candidate
 
 
-def export_shot(folder: str | Path, stem: str, image: np.ndarray, record: dict) -> dict[str, str]:
-    """Write STEM.png and STEM.json (the record, plus the file names) under `folder`, never overwriting."""
-    base = free_stem(folder, stem)
-    png, sidecar = base.with_name(base.name + ".png"), base.with_name(base.name + ".json")
-    write_png(png, image)
-    write_json(sidecar, {**record, "image": png.name})
-    return {"image": str(png), "json": str(sidecar)}
+WINDOW_SUFFIX = "-window.png"
+
+
+def export_shot(folder: str | Path, stem: str, image: np.ndarray, record: dict,
+                window_image: np.ndarray | None = None) -> dict[str, str]:
+    """Write STEM.png, STEM.json (the record, plus the file names) and, when given, STEM-window.png
+    under `folder`, never overwriting: a taken name (also one taken by another process a moment
+    ago) moves on to STEM-2, -3, ..."""
+    while True:
+        base = free_stem(folder, stem, (".png", ".json", WINDOW_SUFFIX))
+        png, sidecar = base.with_name(base.name + ".png"), base.with_name(base.name + ".json")
+        try:
+            write_png(png, image)
+        except FileExists:
+            continue  # another process took this name between the look and the write
+        files = {"image": str(png), "json": str(sidecar)}
+        extra = {"image": png.name}
+        if window_image is not None:
+            window = base.with_name(base.name + WINDOW_SUFFIX)
+            write_png(window, window_image)
+            files["window"], extra["window_image"] = str(window), window.name
+        write_json(sidecar, {**record, **extra})
+        return files
 
 
 def shot_record(scene, pose, classifier, probs: np.ndarray, target: int | None = None,

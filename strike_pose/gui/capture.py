@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from strike_pose.export import export_shot, free_stem, shot_record, shot_stem, slug, write_json, write_png
+from strike_pose.export import WINDOW_SUFFIX, export_shot, shot_record, shot_stem, slug, write_json
 from strike_pose.models.labels import label_of
 
-WINDOW_SUFFIX = "-window.png"
 
 
 @dataclass(frozen=True)
@@ -49,16 +48,9 @@ def take_shot(folder: str | Path, scene, base_scene, pose, classifier, image: np
     view = dict(view or {})
     record = shot_record(scene, pose, classifier, probs, target=target, **(search or {"method": "manual"}))
     record["view"] = view
-    base = free_stem(folder, shot_stem(scene.name, probs), (".png", ".json", WINDOW_SUFFIX))
-    window_path = None
-    if window_image is not None:
-        window_path = base.with_name(base.name + WINDOW_SUFFIX)
-        record["window_image"] = window_path.name
-    files = export_shot(Path(folder), base.name, image, record)
-    if window_path is not None:
-        write_png(window_path, window_image)
+    files = export_shot(Path(folder), shot_stem(scene.name, probs), image, record, window_image=window_image)
     top1 = int(np.argmax(probs))
-    return Shot(files["image"], files["json"], str(window_path) if window_path else None, pose, base_scene,
+    return Shot(files["image"], files["json"], files.get("window"), pose, base_scene,
                 view, top1, float(probs[top1]), int(scene.true_class))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from strike_pose.errors import StrikePoseError
 from strike_pose.scene import Pose
 from strike_pose.search.context import MODES, Found, SearchContext, Step
 from strike_pose.search.objective import LOSSES
@@ -85,10 +86,12 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
     """
     from dataclasses import replace
 
-    from strike_pose.export import export_shot, shot_record, shot_stem
+    from strike_pose.export import check_writable, export_shot, shot_record, shot_stem
     from strike_pose.render import default_renderer
     from strike_pose.search.region import rotation_angle, translation_distance
 
+    if out_dir is not None:
+        check_writable(out_dir)  # before the search: what it finds must have somewhere to go
     start = scene.pose if start is None else Pose.of(start)
     steps_iter = search(scene, classifier, start, method=method, target=target, radius=radius, steps=steps,
                         budget_seconds=budget_seconds, seed=seed, learning_rate=learning_rate, mode=mode,
@@ -99,17 +102,21 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
 
         bar = tqdm(total=steps, desc=f"{method} search", unit="step", leave=False, dynamic_ncols=True)
     last = None
+    interrupted = False
     try:
         for last in steps_iter:
             if bar is not None:
                 bar.set_postfix_str(_progress_text(last, classifier))
                 bar.update(1)
+    except KeyboardInterrupt:  # Ctrl+C: stop, and report (and export) the best so far
+        interrupted = True
+        steps_iter.close()
     finally:
         if bar is not None:
             bar.close()
     closest = last.closest if last is not None else None
-    final, light = (closest.pose, closest.light) if closest is not None else (
-        (last.pose, last.light) if last is not None else (start, None))
+    best = closest or (last.lowest if last is not None else None)
+    final, light = (best.pose, best.light) if best is not None else (start, None)
     found_scene = replace(scene, light=light) if light is not None else scene
     # The verdict comes from the OpenGL picture at the final pose, as a user will reproduce it.
     image = default_renderer().render(found_scene, final, size=classifier.input_size)
@@ -136,6 +143,10 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
         "true_prob": float(probs[scene.true_class]),
         "target_prob": float(probs[target]) if target is not None else None,
         "files": {},
+        "interrupted": interrupted,
+        "rejected": last.rejected if last is not None else 0,
+        "check": {"renderer": "opengl", "top1": top1, "fooled": success,
+                  "note": "the final pose re-rendered with OpenGL and re-classified before anything is exported"},
     }
     if light is not None:
         result["light"] = closest.summary()["light"] if closest is not None else None
@@ -144,7 +155,11 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
                              steps=taken, seconds=round(seconds, 3), seed=seed, radius=radius,
                              start_pose=start.as_dict(), rotation_from_start=round(result["rotation_from_start"], 3),
                              translation_from_start=round(result["translation_from_start"], 4))
-        result["files"] = export_shot(out_dir, shot_stem(scene.name, probs), image, record)
+        record["check"] = result["check"]
+        try:
+            result["files"] = export_shot(out_dir, shot_stem(scene.name, probs), image, record)
+        except StrikePoseError as exc:  # never lose a found pose: the caller prints it
+            result["export_error"] = str(exc)
     return result
 
 

@@ -64,6 +64,8 @@ class Step:
     first: Found | None = None  # the first fooling pose found
     closest: Found | None = None  # the fooling pose closest to the start found so far
     radius: float | None = None  # the region's radius now (the nearest mode shrinks it)
+    lowest: Found | None = None  # the pose with the lowest loss so far, fooling or not (its distances too)
+    rejected: int = 0  # evaluations whose loss was not a finite number (skipped)
 
 
 @dataclass
@@ -86,6 +88,7 @@ class SearchContext:
     closest: Found | None = None
     lowest: tuple | None = None  # (params, loss, probs) with the lowest loss seen
     limits: Region | None = None  # the region as asked for; nothing outside it counts
+    rejected: int = 0
     _searched_back: Found | None = None
 
     def __post_init__(self) -> None:
@@ -130,6 +133,9 @@ class SearchContext:
         """Note OpenGL-confirmed results: the lowest loss, the first fooling pose, the closest one
         (and in the nearest mode shrink the region to just inside it)."""
         for p, loss, prob in zip(params, losses, probs):
+            if not (np.isfinite(loss) and np.all(np.isfinite(prob))):
+                self.rejected += 1  # a broken evaluation never counts as a find
+                continue
             self.note(p, float(loss), prob)
             if not self.objective.success(prob):
                 continue
@@ -138,11 +144,7 @@ class SearchContext:
                 continue
             if self.limits.radius is not None and distance > self.limits.radius + 1e-6:
                 continue
-            pose, light = self.region.pose_and_light(p, self.scene)
-            start = self.region.start
-            found = Found(pose, light if self.region.light is not None else None, prob, float(loss),
-                          rotation_angle(start, p), translation_distance(start, p), distance,
-                          self.taken + 1, self.seconds(), self.evaluations)
+            found = self._found(p, prob, loss)
             self.closest = found
             if self.first is None:
                 self.first = found
@@ -151,8 +153,17 @@ class SearchContext:
 
     def note(self, params: np.ndarray, loss: float, probs: np.ndarray) -> None:
         """Keep the lowest loss seen (what a search that fools nothing reports)."""
-        if self.lowest is None or loss < self.lowest[1]:
+        if not np.isfinite(loss):
+            self.rejected += 1
+        elif self.lowest is None or loss < self.lowest[1]:
             self.lowest = (np.array(params, np.float64), loss, probs)
+
+    def _found(self, params: np.ndarray, probs: np.ndarray, loss: float) -> Found:
+        pose, light = self.region.pose_and_light(params, self.scene)
+        start = self.region.start
+        return Found(pose, light if self.region.light is not None else None, probs, float(loss),
+                     rotation_angle(start, params), translation_distance(start, params), self.region.distance(params),
+                     self.taken + 1, self.seconds(), self.evaluations)
 
     def worth_confirming(self, params: np.ndarray) -> bool:
         """Whether a pose that seems to fool the model could improve on the closest fooling pose."""
@@ -188,4 +199,5 @@ class SearchContext:
         return Step(index=self.taken, pose=pose, probs=probs, loss=float(loss), success=self.first is not None,
                     seconds=self.seconds(), evaluations=self.evaluations,
                     light=light if self.region.light is not None else None, first=self.first,
-                    closest=self.closest, radius=self.region.radius)
+                    closest=self.closest, radius=self.region.radius,
+                    lowest=self._found(self.lowest[0], self.lowest[2], self.lowest[1]) if self.lowest is not None else None, rejected=self.rejected)

@@ -86,6 +86,10 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
             return
 
         for b in range(n_chains):  # an Adam step on the smoothed gradient
+            if not (np.all(np.isfinite(gradient[b])) and np.isfinite(smooth[b])):
+                ctx.rejected += 1  # a broken gradient moves nothing: the chain restarts
+                stalled[b] = s.patience
+                continue
             if smooth[b] < best_loss[b] - 1e-3:
                 best_loss[b], stalled[b] = smooth[b], 0
             else:

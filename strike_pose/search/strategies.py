@@ -39,6 +39,9 @@ def adam(ctx: SearchContext, gradient, lr: float, patience: int = 8) -> Iterator
         yield ctx.step(params, probs, loss)
         if ctx.should_stop():
             return
+        if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
+            ctx.rejected += 1  # a broken gradient moves nothing: restart in the region
+            since_best = 3 * patience
         if loss < best_loss - 1e-3:
             best_loss, since_best = loss, 0
         else:
