@@ -7,6 +7,8 @@ memory (no PNG round trip); a window shows that image scaled up.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,20 @@ from strike_pose.scene import FAR, NEAR, Light, Pose, Scene
 MAX_FRAMEBUFFER = 4096  # the side of the largest framebuffer a batch of tiles is drawn into
 
 SHADERS_DIR = Path(__file__).resolve().parent.parent.parent / "shaders"
+
+
+def _in_own_context(method):
+    """Run a GLRenderer method with the renderer's own offscreen context current.
+
+    Several offscreen contexts can live in one thread (a second GLRenderer, an experiment's worker):
+    each makes itself current when created, and GL calls go to whichever is current. Working on one
+    context's objects while another is current crashes the driver, so a renderer that owns its
+    context makes it current for each call and restores the previous one after."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.ctx if self.owns_context else contextlib.nullcontext():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def _shader(name: str) -> str:
@@ -125,6 +141,7 @@ class GLRenderer:
     """Renders scenes at poses; resources are uploaded once per mesh, background and size."""
 
     def __init__(self, ctx=None):
+        self.owns_context = ctx is None  # else the caller's (a window's), current while it draws
         self.ctx = ctx if ctx is not None else create_offscreen_context()
         self.max_samples = int(self.ctx.info.get("GL_MAX_SAMPLES", 0) or 0)
         viewport_limit = self.ctx.info.get("GL_MAX_VIEWPORT_DIMS") or (MAX_FRAMEBUFFER, MAX_FRAMEBUFFER)
@@ -220,6 +237,7 @@ class GLRenderer:
         return self.render_batch(scene, [pose], size, msaa, show_background=show_background,
                                  show_object=show_object, use_texture=use_texture)[0]
 
+    @_in_own_context
     def render_batch(self, scene: Scene, poses, size: int | tuple[int, int] = 224, msaa: int = 0,
                      lights: list[Light] | None = None, show_background: bool = True, show_object: bool = True,
                      use_texture: bool = True) -> np.ndarray:
@@ -285,6 +303,7 @@ class GLRenderer:
         ids, depth = self.render_visibility_batch(scene, [scene.pose if pose is None else pose], size)
         return ids[0], depth[0]
 
+    @_in_own_context
     def render_visibility_batch(self, scene: Scene, poses, size: int | tuple[int, int] = 224
                                 ) -> tuple[np.ndarray, np.ndarray]:
         """The visibility buffers of `scene` at each of `poses`: ids (N, H, W) int64 and depths
@@ -330,6 +349,7 @@ class GLRenderer:
             yield first, TileGrid.of(n, width, height)
             first += n
 
+    @_in_own_context
     def release(self) -> None:
         for gpu in self._meshes.values():
             self._release(gpu)
