@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -174,12 +173,22 @@ def ray_head(tmp_path_factory):
 RAY_CONFIG = "name = 'r'\nseed = 5\n[[landscape]]\nname = 'poses'\nscenes = ['school_bus']\nposes = 192\n"
 
 
+def run_on_ray(config: Path, out: Path, address: str) -> subprocess.Popen:
+    """The experiment on the Ray cluster, driven by the CLI in its own process (as a user runs it):
+    Ray's threads and libraries stay out of this test process, which renders with OpenGL."""
+    return subprocess.Popen([sys.executable, "-m", "strike_pose", "experiment", str(config), "--out", str(out),
+                             "--backend", "ray", "--address", address, "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_ray_cluster_gives_the_same_rows_as_the_local_backend(tmp_path, ray_head):
     from strike_pose.experiments.store import ResultStore
 
     config = write(tmp_path, RAY_CONFIG)
+    driver = run_on_ray(config, tmp_path / "ray", ray_head)
     run_experiment(config, tmp_path / "local", progress=False)
-    run_experiment(config, tmp_path / "ray", backend="ray", address=ray_head, workers=2, progress=False)
+    out, err = driver.communicate(timeout=600)
+    assert driver.returncode == 0, err[-3000:]
     local, remote = ResultStore(tmp_path / "local").rows("poses"), ResultStore(tmp_path / "ray").rows("poses")
     assert len(local) == len(remote) == 192
     for a, b in zip(local, remote):
@@ -193,23 +202,14 @@ def test_a_killed_ray_worker_is_replaced_and_its_item_run_again(tmp_path, ray_he
 
     config = write(tmp_path, RAY_CONFIG.replace("192", "640"))
     out = tmp_path / "out"
-    result: dict = {}
-
-    def run():
-        try:
-            result["summary"] = run_experiment(config, out, backend="ray", address=ray_head, workers=2, progress=False)
-        except BaseException as exc:  # reported by the assertion below
-            result["error"] = exc
-
-    driver = threading.Thread(target=run)
-    driver.start()
-    deadline = time.monotonic() + 180
+    driver = run_on_ray(config, out, ray_head)
+    deadline = time.monotonic() + 240
     while len(list((out / "rows").rglob("*.parquet"))) < 2:
-        assert time.monotonic() < deadline and driver.is_alive(), result
+        assert time.monotonic() < deadline and driver.poll() is None, driver.communicate()[1][-3000:]
         time.sleep(0.1)
     killed = _kill_one_worker()
-    driver.join(600)
-    assert killed and "error" not in result, result
+    _, err = driver.communicate(timeout=600)
+    assert killed and driver.returncode == 0, err[-3000:]
     rows = ResultStore(out).rows("poses")
     assert sorted(r["index"] for r in rows) == list(range(640))
 

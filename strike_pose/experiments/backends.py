@@ -9,6 +9,7 @@ driver loses only the items in flight, which `--resume` runs again.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from strike_pose.errors import StrikePoseError
@@ -31,8 +32,23 @@ def _import_ray():
     return ray
 
 
+def _use_the_local_token() -> None:
+    """Join with token authentication when this machine has a Ray token and no mode is chosen.
+
+    `ray start --head` turns token authentication on by itself when ~/.ray/auth_token exists (a local
+    `ray.init()` writes one), but a driver joining with an address does not, and is then refused. A
+    driver that sends a token also joins clusters without authentication, so sending it is safe."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def run_ray(items: Iterable[Item], workers: int | None = None, address: str | None = None
             ) -> Iterator[tuple[Item, list[dict]]]:
+    if address:
+        _use_the_local_token()  # before Ray is imported: it reads the mode once
     ray = _import_ray()
     items = list(items)
     if not items:
