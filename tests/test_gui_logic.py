@@ -130,6 +130,8 @@ def test_layout_keeps_the_aspect_and_scales_by_whole_pixels():
     assert small.width == small.height < 150
     wide = fit_view(Rect(0, 0, 2000, 500), 224, 224)
     assert wide.width == wide.height == 448
+    smooth = compute_layout(1360, 820, 224, 224, crisp=False).view  # the smooth display fills the space
+    assert smooth.width == smooth.height and view.width < smooth.width <= layout.view_area.height
 
 
 # --------------------------------------------------------------------------------------- workers
@@ -498,6 +500,45 @@ def test_session_optimize_with_the_real_search(bus, classifier, renderer, tmp_pa
         assert session.close(10) == []
 
 
+def test_session_switching_the_scene_while_optimize_runs(bus, classifier, renderer, tmp_path):
+    """A new scene stops the search at once; its late steps never move the new scene's object."""
+    from strike_pose.gui.workers import default_search_function
+
+    if default_search_function() is None:
+        pytest.skip("strike_pose.search.search is not there yet")
+    session = Session(bus, classifier, renderer, tmp_path)
+    try:
+        for _ in range(3):  # the switch, back and forth, while a search runs each time
+            assert session.start_optimize() or session.runner.wait_done(10) and session.start_optimize()
+            wait_for(session, lambda: session.search_step is not None, timeout=60)
+            name = "soccer_ball" if session.base_scene.name == "school_bus" else "school_bus"
+            assert session.open_bundled_scene(name)
+            wait_for(session, lambda: session.base_scene.name == name, timeout=60)
+            assert not session.searching
+            start = session.pose
+            assert session.runner.wait_done(10)
+            for _ in range(5):
+                session.update()
+            assert session.pose == start and not session.searching
+            assert session.frame is not None and session.prediction is None or session.prediction.probs.shape == (1000,)
+    finally:
+        assert session.close(10) == []
+
+
+def test_session_shows_a_smooth_display_or_what_the_model_sees(session):
+    session.update()
+    session.set_display_size(600)  # the view is 600 pixels wide
+    session.render_if_needed()
+    image, _, smooth = session.shown_image()
+    assert smooth and image.shape == (576, 576, 3) and session.frame.shape == (224, 224, 3)
+    assert session.key_press("M") == "toggle_model_view" and session.view.model_view
+    image, frame_id, smooth = session.shown_image()
+    assert not smooth and image is session.frame and frame_id == session.frame_id
+    session.key_press("M")
+    session.set_display_size(100)  # smaller than the model's input: the input itself is shown
+    assert session.shown_image()[0] is session.frame
+
+
 # ---------------------------------------------------------------------------------- the panels
 
 def test_panels_draw_headless_for_every_state(session, tmp_path):
@@ -513,19 +554,21 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
         io.display_size = (1360, 820)
         io.backend_flags |= imgui.BackendFlags_.renderer_has_textures
         state = panels.PanelState(start_folder=tmp_path)
-        layout = compute_layout(1360, 820, 224, 224)
         session.update()
-        for setup in (lambda: None, lambda: session.set_view(gradcam=True, help=False),
+        for setup in (lambda: None, lambda: session.set_view(gradcam=True, help=True),
+                      lambda: session.set_view(model_view=True),
                       lambda: setattr(session.search_settings, "target", 3),
                       lambda: session.capture(),
                       lambda: setattr(state, "browser", FileBrowser("mesh", tmp_path))):
             setup()
             wait_for(session, lambda: session.prediction is not None)
-            io.delta_time = 1 / 60
-            imgui.new_frame()
-            panels.draw(session, state, layout)
-            imgui.render()
-            assert imgui.get_draw_data().total_vtx_count > 0
+            for size in ((1360, 820), (900, 600)):  # roomy and compact panels
+                io.display_size = size
+                io.delta_time = 1 / 60
+                imgui.new_frame()
+                panels.draw(session, state, compute_layout(*size, 224, 224))
+                imgui.render()
+                assert imgui.get_draw_data().total_vtx_count > 0
     finally:
         imgui.destroy_context(context)
 

@@ -132,7 +132,7 @@ def window_class():
                 super().close()
                 raise
             self.view_texture = self.heat_texture = None
-            self._shown_frame_id = -1
+            self._shown_frame_id = None
             self._shown_layer = None
             self.layout = None
             self.driver = driver
@@ -157,10 +157,12 @@ def window_class():
                     self._quit_scheduled = True
                     pyglet.clock.schedule_once(lambda _dt: self.dispatch_event("on_close"), 0)
                 return
-            self._upload_view()
             width, height = self.get_size()
             size = session.input_size
-            self.layout = layout = compute_layout(width, height, size, size)
+            self.layout = layout = compute_layout(width, height, size, size, crisp=session.view.model_view)
+            scale = self.get_framebuffer_size()[0] / max(width, 1)  # a HiDPI screen has more pixels than points
+            session.set_display_size(layout.view.width * scale)
+            self._upload_view()
             self.ctx.screen.use()
             self.ctx.viewport = (0, 0, *self.get_framebuffer_size())
             self.ctx.clear(*BACKGROUND_RGB)
@@ -187,9 +189,12 @@ def window_class():
         def _upload_view(self):
             """Upload the frame when it is new, and the Grad-CAM layer when it is new (drawn over it)."""
             session = self.session
-            if session.frame_id != self._shown_frame_id or self.view_texture is None:
-                self.view_texture = self._upload(self.view_texture, session.frame, moderngl.NEAREST)  # crisp
-                self._shown_frame_id = session.frame_id
+            session.render_if_needed()
+            image, image_id, smooth = session.shown_image()
+            if image_id != self._shown_frame_id or self.view_texture is None:
+                # the model's input pixel for pixel (crisp blocks), or the smooth render, filtered
+                self.view_texture = self._upload(self.view_texture, image, moderngl.LINEAR if smooth else moderngl.NEAREST)
+                self._shown_frame_id = image_id
             layer = session.heatmap_layer()
             if layer is not None and layer is not self._shown_layer:
                 self.heat_texture = self._upload(self.heat_texture, layer, moderngl.LINEAR)
@@ -203,7 +208,7 @@ def window_class():
                 if texture is not None:
                     texture.release()
                 texture = self.ctx.texture((w, h), c, alignment=1)
-                texture.filter = (sampling, sampling)
+            texture.filter = (sampling, sampling)
             texture.write(np.ascontiguousarray(image).tobytes(), alignment=1)
             return texture
 

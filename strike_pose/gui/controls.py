@@ -38,7 +38,7 @@ KEY_ACTIONS: dict[str, str] = {
     "Q": "roll_left", "E": "roll_right", "A": "move_left", "D": "move_right",
     "W": "move_up", "S": "move_down", "R": "nearer", "F": "farther",
     "BACKSPACE": "reset_pose", "O": "optimize", "C": "capture", "L": "toggle_live",
-    "H": "toggle_help", "G": "toggle_gradcam",
+    "H": "toggle_help", "G": "toggle_gradcam", "M": "toggle_model_view",
 }
 CTRL_KEY_ACTIONS: dict[str, str] = {"Q": "quit"}
 
@@ -56,6 +56,7 @@ HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("C", "capture: export PNG + JSON of the view"),
     ("L", "live classification on / off"),
     ("G", "Grad-CAM heatmap of the top-1 class"),
+    ("M", "show what the model sees (its input, pixel for pixel) / smooth"),
     ("H", "this help on / off"),
     ("Left drag", "rotate (arcball)"),
     ("Right drag", "move in x / y"),

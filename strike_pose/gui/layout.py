@@ -1,4 +1,5 @@
-"""Where things go in the window: the view keeps the model's aspect and scales by whole pixels."""
+"""Where things go in the window: the view keeps the model's aspect; the model's input is scaled by
+whole pixels, the smooth display fills the space."""
 
 from __future__ import annotations
 
@@ -35,22 +36,24 @@ def panel_width(window_width: int) -> float:
     return float(min(max(window_width * 0.32, 340), 460, window_width / 2))
 
 
-def fit_view(area: Rect, image_width: int, image_height: int) -> Rect:
-    """The largest crisp placement of the image in `area`: a whole-number scale when it is at least 1
-    (every model pixel becomes an n x n block), else the largest scale that fits."""
+def fit_view(area: Rect, image_width: int, image_height: int, crisp: bool = True) -> Rect:
+    """The largest placement of the image in `area`. Crisp (the model's input shown pixel for pixel):
+    a whole-number scale when it is at least 1, so that every model pixel becomes an n x n block.
+    Otherwise (the smooth display, rendered at the size it is shown) the largest scale that fits."""
     fit = min((area.width - 2 * MARGIN) / image_width, (area.height - 2 * MARGIN) / image_height)
-    scale = float(int(fit)) if fit >= 1 else max(fit, 0.05)
+    scale = float(int(fit)) if crisp and fit >= 1 else max(fit, 0.05)
     width, height = image_width * scale, image_height * scale
     cx, cy = area.centre
     return Rect(round(cx - width / 2), round(cy - height / 2), width, height)
 
 
-def compute_layout(window_width: int, window_height: int, image_width: int, image_height: int) -> Layout:
+def compute_layout(window_width: int, window_height: int, image_width: int, image_height: int,
+                   crisp: bool = True) -> Layout:
     side = panel_width(window_width)
     body_height = max(window_height - STATUS_BAR_HEIGHT, 1)
     area = Rect(0, 0, max(window_width - side, 1), body_height)
     return Layout(
-        view=fit_view(area, image_width, image_height),
+        view=fit_view(area, image_width, image_height, crisp),
         view_area=area,
         panel=Rect(window_width - side, 0, side, body_height),
         status=Rect(0, body_height, window_width, STATUS_BAR_HEIGHT),

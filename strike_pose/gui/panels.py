@@ -25,6 +25,7 @@ GREEN = imgui.ImVec4(0.35, 0.85, 0.40, 1.0)
 ORANGE = imgui.ImVec4(1.0, 0.62, 0.20, 1.0)
 RED = imgui.ImVec4(1.0, 0.40, 0.35, 1.0)
 GREY = imgui.ImVec4(0.65, 0.65, 0.65, 1.0)
+ROOMY_PANEL = 760  # pixels of panel height below which the panels start compact
 PANEL_FLAGS = (imgui.WindowFlags_.no_move | imgui.WindowFlags_.no_resize | imgui.WindowFlags_.no_collapse
                | imgui.WindowFlags_.no_saved_settings)
 
@@ -59,13 +60,14 @@ def _side_panel(session: Session, state: PanelState, layout: Layout) -> None:
     imgui.set_next_window_pos((panel.x, panel.y))
     imgui.set_next_window_size((panel.width, panel.height))
     imgui.begin("strike-pose##panels", None, PANEL_FLAGS | imgui.WindowFlags_.no_title_bar)
+    roomy = panel.height >= ROOMY_PANEL  # a short window opens only the first two panels at start
     if _header("Predictions", True):
         _predictions(session)
     if _header("Search", True):
-        _search(session, state)
-    if _header("Pose and light", True):
+        _search(session, state, roomy)
+    if _header("Pose and light", roomy):
         _pose(session)
-    if _header("Captures", True):
+    if _header("Captures", roomy):
         _captures(session)
     if _header("Scene and model", False):
         _scene(session, state)
@@ -123,7 +125,7 @@ def _predictions(session: Session) -> None:
         session.set_view(help=show_help)
 
 
-def _search(session: Session, state: PanelState) -> None:
+def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
     settings = session.search_settings
     imgui.begin_disabled(session.searching)
     methods = list(session.methods)
@@ -136,32 +138,27 @@ def _search(session: Session, state: PanelState) -> None:
     imgui.text("target:")
     imgui.same_line()
     imgui.text_colored(ORANGE if settings.target is not None else GREY, target_text)
-    _, state.class_filter = imgui.input_text_with_hint("filter##classes", "type to filter the 1000 classes",
-                                                        state.class_filter)
-    if imgui.begin_list_box("##classes", (-1, 110)):
-        if imgui.selectable("untargeted (any wrong class)", settings.target is None)[0]:
-            settings.target = None
-        matches = filter_classes(state.class_filter)
-        labels = imagenet_labels()
-        clipper = imgui.ListClipper()
-        clipper.begin(len(matches))
-        while clipper.step():
-            for i in matches[clipper.display_start:clipper.display_end]:
-                if imgui.selectable(f"{i:>4} {labels[i]}", settings.target == i)[0]:
-                    settings.target = i
-        imgui.end_list_box()
-    changed, steps = imgui.input_int("steps", settings.steps, 10, 100)
+    if roomy or not session.searching:  # a short window hides the class picker while a search runs
+        _class_picker(state, settings, 110 if roomy else 50)
+    if not roomy:  # steps and step size share a row, without their +/- buttons
+        imgui.push_item_width(imgui.get_content_region_avail().x / 2 - 64)
+    changed, steps = imgui.input_int("steps", settings.steps, 10 if roomy else 0, 100 if roomy else 0)
     if changed:
         settings.steps = max(1, min(steps, 100000))
+    if not roomy:
+        imgui.same_line()
+    default_step = "default" if settings.step_size == 0 else "%.4g"
+    changed, size = imgui.input_float("step size", settings.step_size, 0.5 if roomy else 0, 1.0 if roomy else 0,
+                                      default_step)
+    if changed:
+        settings.step_size = max(0.0, size)
+    if not roomy:
+        imgui.pop_item_width()
     imgui.begin_disabled(settings.whole_space)
     changed, radius = imgui.slider_float("radius", settings.radius, 1.0, 180.0, "%.0f deg")
     if changed:
         settings.radius = radius
     imgui.end_disabled()
-    default_step = "default" if settings.step_size == 0 else "%.4g"
-    changed, size = imgui.input_float("step size", settings.step_size, 0.5, 1.0, default_step)
-    if changed:
-        settings.step_size = max(0.0, size)
     _, settings.whole_space = imgui.checkbox("whole pose space", settings.whole_space)
     imgui.same_line()
     _, settings.search_light = imgui.checkbox("search the light too", settings.search_light)
@@ -176,15 +173,40 @@ def _search(session: Session, state: PanelState) -> None:
     step = session.search_step
     if step is not None and step.closest is not None:
         c = step.closest
-        imgui.text_colored(RED, f"closest fooling pose: {c.rotation_from_start:.1f} deg, "
-                                f"{c.translation_from_start:.2f} units from the start")
+        _wrapped(RED, f"closest fooling pose: {c.rotation_from_start:.1f} deg, "
+                      f"{c.translation_from_start:.2f} units from the start")
     elif session.searching and step is not None:
-        imgui.text_colored(GREY, f"now {_rotation_from(session, step.pose):.1f} deg from the start; not fooled yet")
-    if session.loss_history:
+        _wrapped(GREY, f"now {_rotation_from(session, step.pose):.1f} deg from the start; not fooled yet")
+    if session.loss_history and (roomy or session.searching):  # a short window drops it after the search
         losses = np.asarray(session.loss_history, np.float32)
         step = session.search_step
         overlay = f"loss {losses[-1]:.3f}  step {step.index if step else len(losses)}"
-        imgui.plot_lines("##loss", losses, overlay_text=overlay, graph_size=(imgui.get_content_region_avail().x, 70))
+        imgui.plot_lines("##loss", losses, overlay_text=overlay,
+                         graph_size=(imgui.get_content_region_avail().x, 70 if roomy else 44))
+
+
+def _wrapped(colour, text: str) -> None:
+    imgui.push_style_color(imgui.Col_.text, colour)
+    imgui.text_wrapped(text)
+    imgui.pop_style_color()
+
+
+def _class_picker(state: PanelState, settings, height: float) -> None:
+    """A filter field over a list of the 1000 classes (and untargeted): the search's target."""
+    _, state.class_filter = imgui.input_text_with_hint("filter##classes", "type to filter the 1000 classes",
+                                                        state.class_filter)
+    if imgui.begin_list_box("##classes", (-1, height)):
+        if imgui.selectable("untargeted (any wrong class)", settings.target is None)[0]:
+            settings.target = None
+        matches = filter_classes(state.class_filter)
+        labels = imagenet_labels()
+        clipper = imgui.ListClipper()
+        clipper.begin(len(matches))
+        while clipper.step():
+            for i in matches[clipper.display_start:clipper.display_end]:
+                if imgui.selectable(f"{i:>4} {labels[i]}", settings.target == i)[0]:
+                    settings.target = i
+        imgui.end_list_box()
 
 
 def _rotation_from(session: Session, pose) -> float:

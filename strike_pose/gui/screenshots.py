@@ -1,4 +1,5 @@
-"""Screenshots of the visualizer for the README: idle, during Optimize, after success, Grad-CAM.
+"""Screenshots of the visualizer for the README: idle, what the model sees (with the help), during
+Optimize, after success, Grad-CAM.
 
     python -m strike_pose.gui.screenshots OUTDIR [--scene school_bus] [--model efficientnet_lite0]
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-SHOTS = ("idle", "optimizing", "success", "gradcam")
+SHOTS = ("idle", "model-view", "optimizing", "success", "gradcam")
 
 
 class ScreenshotScript:
@@ -53,7 +54,11 @@ class ScreenshotScript:
             return
         if self.phase == "idle" and self._live_prediction_ready(session, now, 2.0):
             self._save(window, "idle")
-            session.set_view(help=False)
+            session.set_view(model_view=True, help=True)
+            self._next("model_view", now)
+        elif self.phase == "model_view" and now - self.since > 1.0:
+            self._save(window, "model-view")  # what the model sees, and the key table
+            session.set_view(model_view=False, help=False)
             session.start_optimize()
             self._next("optimizing", now)
         elif self.phase == "optimizing":

@@ -31,6 +31,8 @@ from strike_pose.gui.workers import (LatestFrameWorker, RateMeter, SearchEnded, 
 from strike_pose.models.labels import imagenet_labels, label_of, resolve_class
 from strike_pose.scene import Pose, Scene
 
+MAX_DISPLAY = 1024  # the largest side of the smooth display render, in pixels
+DISPLAY_MSAA = 2  # its antialiasing samples (4 costs twice as much on a software renderer, for little)
 PLAIN_ALBEDO = 179  # 0.7 * 255: the grey the shader uses when the texture is off
 DEFAULT_SPECULAR = 0.5
 
@@ -42,7 +44,8 @@ class ViewSettings:
     specular: bool = False
     live: bool = True  # classify every new frame
     gradcam: bool = False  # heatmap of the top-1 class over the view
-    help: bool = True
+    help: bool = False  # the key table over the view (H); the status line says so at start
+    model_view: bool = False  # show the model's input pixel for pixel instead of the smooth display (M)
     save_window: bool = False  # a capture also saves the whole window
 
     def exported(self) -> dict:
@@ -174,7 +177,11 @@ class Session:
         self._frame_dirty = True
         self._analysis_wanted = True
         self.prediction: Prediction | None = None
-        self.status = "ready: turn the object with the arrow keys or the mouse; O optimizes, C captures"
+        self.display: np.ndarray | None = None  # the smooth, higher-resolution picture the window shows
+        self.display_size = 0  # its side in pixels, set by the window (0: show the model's input)
+        self.display_id = 0
+        self._display_dirty = True
+        self.status = "ready: turn the object with the arrow keys or the mouse; O optimizes, C captures; H for help"
         self.status_is_error = False
         self.captures: list[Shot] = []
         self.loss_history: list[float] = []
@@ -230,7 +237,8 @@ class Session:
         self._frame_dirty = True
 
     def set_view(self, **changes: bool) -> None:
-        """Toggle background / texture / specular (scene changes) or live / gradcam / help / save_window."""
+        """Toggle background / texture / specular (scene changes) or live / gradcam / help / save_window /
+        model_view."""
         scene_fields = {"background", "texture", "specular"}
         for name, value in changes.items():
             setattr(self.view, name, bool(value))
@@ -315,6 +323,10 @@ class Session:
             self.say(f"live classification {'on' if self.view.live else 'off'}")
         elif action == "toggle_help":
             self.set_view(help=not self.view.help)
+        elif action == "toggle_model_view":
+            self.set_view(model_view=not self.view.model_view)
+            self.say("showing what the model sees: its input, pixel for pixel" if self.view.model_view
+                     else "showing a smooth, higher-resolution render (the model still sees its own input size)")
         elif action == "toggle_gradcam":
             self.set_view(gradcam=not self.view.gradcam)
             self.say(f"Grad-CAM {'on' if self.view.gradcam else 'off'}")
@@ -598,13 +610,37 @@ class Session:
 
     def render_if_needed(self) -> None:
         size = self.input_size
-        if not self._frame_dirty and self.frame is not None and self.frame.shape[0] == size:
-            return
-        self.frame = self.renderer.render(self.scene, self.pose, size=size)
-        self.frame_id += 1
-        self.frame_time = self.clock()
-        self._frame_dirty = False
-        self._analysis_wanted = True
+        if self._frame_dirty or self.frame is None or self.frame.shape[0] != size:
+            self.frame = self.renderer.render(self.scene, self.pose, size=size)
+            self.frame_id += 1
+            self.frame_time = self.clock()
+            self._frame_dirty = False
+            self._display_dirty = True
+            self._analysis_wanted = True
+        if self.smooth_display and (self._display_dirty or self.display is None
+                                    or self.display.shape[0] != self.display_size):
+            self.display = self.renderer.render(self.scene, self.pose, size=self.display_size, msaa=DISPLAY_MSAA)
+            self.display_id += 1
+            self._display_dirty = False
+
+    @property
+    def smooth_display(self) -> bool:
+        """Whether the window shows the smooth render (larger than the model's input) rather than the input."""
+        return not self.view.model_view and self.display_size > self.input_size
+
+    def set_display_size(self, pixels: float) -> None:
+        """The window's view is `pixels` wide: the smooth display is rendered at that size (at most
+        MAX_DISPLAY), in steps of 32 so that resizing does not re-render on every pixel."""
+        side = int(min(MAX_DISPLAY, max(0, pixels)) // 32 * 32)
+        if side != self.display_size:
+            self.display_size = side
+            self._display_dirty = True
+
+    def shown_image(self) -> tuple[np.ndarray, int, bool]:
+        """What the window draws now: (image, an id that changes with it, whether it is the smooth render)."""
+        if self.smooth_display and self.display is not None:
+            return self.display, -self.display_id, True
+        return self.frame, self.frame_id, False
 
     def _take_analysis(self) -> None:
         result = self.worker.take_result()
