@@ -215,3 +215,38 @@ def test_the_light_commands_do_not_load_the_model_stack():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "school_bus" in proc.stdout and "school bus" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------- faults
+
+def test_no_egl_gives_one_line_with_the_packages_to_install(tmp_path):
+    env = {**os.environ, "__EGL_VENDOR_LIBRARY_FILENAMES": str(tmp_path / "no-vendor.json")}  # EGL finds no driver
+    out = tmp_path / "x.png"
+    proc = subprocess.run([*STRIKE, "render", "--out", str(out)], capture_output=True, text=True, env=env,
+                          timeout=180)
+    assert proc.returncode == 2
+    one_error_line(proc.stderr, "OpenGL", "apt-get install")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("device, words", [("cuda", "--device cpu"), ("gpu", "unknown device")])
+def test_a_device_that_is_not_there_is_one_line(device, words, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(["classify", "--device", device]) == 2
+    one_error_line(capsys.readouterr().err, words)
+
+
+def test_running_out_of_gpu_memory_is_one_line(classifier, monkeypatch, capsys):
+    import torch
+
+    def out_of_memory(x):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(classifier, "model", out_of_memory)
+    from strike_pose.errors import StrikePoseError
+
+    with pytest.raises(StrikePoseError, match="ran out of memory.*--device cpu"):
+        classifier.probabilities(np.zeros((224, 224, 3), np.uint8))

@@ -77,7 +77,17 @@ class Classifier:
         if x.shape[-2:] != (self.prep.size, self.prep.size):
             x = F.interpolate(x, size=(self.prep.size, self.prep.size), mode="bilinear",
                               align_corners=False, antialias=True)
-        return self.model(((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last))
+        try:
+            return self.model(((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last))
+        except torch.cuda.OutOfMemoryError:
+            raise StrikePoseError(f"the GPU ran out of memory running {self.name} on {x.shape[0]} image(s) of "
+                                  f"{x.shape[-1]} pixels; free the GPU, use fewer poses at once, or run with "
+                                  "--device cpu") from None
+        except RuntimeError as exc:
+            if self.device.type != "cuda" or "CUDA" not in str(exc):
+                raise
+            raise StrikePoseError(f"CUDA failed while running {self.name} ({str(exc).splitlines()[0]}); run again "
+                                  "with --device cpu") from None
 
     def image_logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits (N, 1000) for float images in [0, 1] laid out as pictures, (H, W, 3) or (N, H, W, 3):
@@ -115,7 +125,17 @@ class Classifier:
 
 def _device(device: str | None) -> torch.device:
     if device:
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except RuntimeError:
+            raise StrikePoseError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise StrikePoseError(f"device {device!r}: no CUDA GPU is available here (torch.cuda.is_available() is "
+                                  "False); use --device cpu") from None
+        if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise StrikePoseError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s); "
+                                  "use cuda:0 or --device cpu") from None
+        return chosen
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
