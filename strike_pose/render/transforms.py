@@ -1,7 +1,7 @@
-"""The pose and camera maths, written once in torch and used by both renderers.
+"""The pose and camera maths, written once and used by both renderers.
 
-The OpenGL renderer calls these on float64 tensors and uploads the result; the differentiable twin
-calls them on tensors that require grad. Conventions (docs/RENDERING.md):
+The OpenGL renderer calls these on float64 numpy arrays and uploads the result (so rendering needs no
+torch); the differentiable twin calls them on torch tensors that require grad. Conventions (docs/RENDERING.md):
 - R = Ry(yaw) Rx(pitch) Rz(roll), angles in degrees; v_camera = R v_object + (x, y, z);
 - camera at the origin looking down -z, +y up; OpenGL perspective with a vertical field of view;
 - pixel (row i, column j) of an H x W image has its centre at NDC ((j + .5) / W * 2 - 1, 1 - (i + .5) / H * 2).
@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _array_ops(a):
+    """(cos, sin, ones_like, zeros_like, stack along the last axis) for torch tensors, else numpy's."""
+    if not type(a).__module__.startswith("torch"):
+        return np.cos, np.sin, np.ones_like, np.zeros_like, lambda entries: np.stack(entries, axis=-1)
+    import torch
+
+    return torch.cos, torch.sin, torch.ones_like, torch.zeros_like, lambda entries: torch.stack(entries, dim=-1)
 
 
 def rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
-    """Rotations Ry(yaw) Rx(pitch) Rz(roll) from angles in degrees (differentiable): (..., 3, 3) for
-    angles of any shape (..., ), so a batch of poses gives a batch of matrices."""
-    y, p, r = (torch.deg2rad(a) for a in (yaw, pitch, roll))
-    one, zero = torch.ones_like(y), torch.zeros_like(y)
-    cy, sy, cp, sp, cr, sr = y.cos(), y.sin(), p.cos(), p.sin(), r.cos(), r.sin()
+    """Rotations Ry(yaw) Rx(pitch) Rz(roll) from angles in degrees: (..., 3, 3) for angles of any shape
+    (..., ), so a batch of poses gives a batch of matrices. Torch tensors in, torch out (differentiable);
+    numpy arrays in, numpy out."""
+    cos, sin, ones_like, zeros_like, stack = _array_ops(yaw)
+    y, p, r = (a * (math.pi / 180) for a in (yaw, pitch, roll))
+    one, zero = ones_like(y), zeros_like(y)
+    cy, sy, cp, sp, cr, sr = cos(y), sin(y), cos(p), sin(p), cos(r), sin(r)
 
     def matrix(*entries):
-        return torch.stack(entries, dim=-1).reshape(*y.shape, 3, 3)
+        return stack(entries).reshape(*y.shape, 3, 3)
 
     ry = matrix(cy, zero, sy, zero, one, zero, -sy, zero, cy)
     rx = matrix(one, zero, zero, zero, cp, -sp, zero, sp, cp)
@@ -32,8 +47,8 @@ def rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torc
 
 
 def pose_rotation_translation(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R, t) of a pose tensor (yaw, pitch, roll in degrees, x, y, z): (3, 3) and (3,) for one pose,
-    (N, 3, 3) and (N, 3) for a batch (N, 6)."""
+    """(R, t) of a pose tensor or array (yaw, pitch, roll in degrees, x, y, z): (3, 3) and (3,) for one
+    pose, (N, 3, 3) and (N, 3) for a batch (N, 6)."""
     return rotation(pose[..., 0], pose[..., 1], pose[..., 2]), pose[..., 3:6]
 
 
@@ -53,10 +68,9 @@ def projection(fov_y: float, aspect: float, near: float, far: float) -> np.ndarr
 
 def model_matrix(pose) -> np.ndarray:
     """4x4 row-major float64 matrix of a Pose (for the OpenGL renderer)."""
-    with torch.no_grad():
-        r, t = pose_rotation_translation(torch.tensor(pose.as_tuple(), dtype=torch.float64))
+    r, t = pose_rotation_translation(np.array(pose.as_tuple(), dtype=np.float64))
     m = np.eye(4)
-    m[:3, :3], m[:3, 3] = r.numpy(), t.numpy()
+    m[:3, :3], m[:3, 3] = r, t
     return m
 
 

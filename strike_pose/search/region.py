@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from strike_pose.render.transforms import frustum_half_extent, rotation
 from strike_pose.scene import Light, Pose, Scene
@@ -27,9 +26,8 @@ LIGHT_RANGE = (0.0, 1.5)  # ambient and diffuse stay within this range
 
 
 def rotation_matrix(pose: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        t = torch.as_tensor(np.asarray(pose[:3], np.float64))
-        return rotation(t[0], t[1], t[2]).numpy()
+    t = np.asarray(pose[:3], np.float64)
+    return rotation(t[0], t[1], t[2])
 
 
 def euler_from_matrix(r: np.ndarray) -> tuple[float, float, float]:
