@@ -212,9 +212,10 @@ class FakeStep:
     first: FakeFound | None = None
     closest: FakeFound | None = None
     radius: float | None = None
+    lowest: FakeFound | None = None
 
 
-def fake_search(step_seconds: float, succeed_at: int | None = None):
+def fake_search(step_seconds: float, succeed_at: int | None = None, best_at: int | None = None):
     """A stand-in for strike_pose.search.search in the nearest mode: one degree of yaw a step; from
     step `succeed_at` on, that step's pose is the closest fooling pose; it runs all its steps and
     checks cancel inside long steps."""
@@ -232,8 +233,10 @@ def fake_search(step_seconds: float, succeed_at: int | None = None):
             pose = Pose(start.yaw + i, 0, 0, 0, 0, -8)
             if succeed_at == i:
                 found = FakeFound(pose, probs, float(i))
+            if best_at is None or i <= best_at:  # the loss falls until step best_at, then rises
+                lowest = FakeFound(pose, probs, float(i))
             yield FakeStep(i, pose, probs, -float(i), found is not None, first=found, closest=found,
-                           radius=options.get("radius"))
+                           radius=options.get("radius"), lowest=lowest)
 
     return search
 
@@ -475,6 +478,24 @@ def test_session_optimize_with_a_stand_in_search(bus, classifier, renderer, tmp_
         session.key_press("LEFT")  # moving the object by hand stops the search
         assert not session.searching
         assert session.runner.wait_done(0.5)
+    finally:
+        assert session.close(10) == []
+
+
+def test_session_search_that_fools_nothing_leaves_the_best_pose_not_the_last(bus, classifier, renderer, tmp_path):
+    session = Session(bus, classifier, renderer, tmp_path, search_function=fake_search(0.005, best_at=3))
+    try:
+        session.search_settings.steps = 8
+        session.key_press("O")
+        wait_for(session, lambda: not session.searching)
+        assert session.pose.yaw == bus.pose.yaw + 3 and "best pose so far" in session.status
+        assert "true class p=" in session.status and session.status.startswith("no fooling pose found in 8 steps")
+        session.runner._search = fake_search(0.05, best_at=2)
+        session.search_settings.steps = 100
+        session.key_press("O")
+        wait_for(session, lambda: session.search_step is not None and session.search_step.index >= 5)
+        session.key_press("O")  # Stop: the best so far, too
+        assert session.pose.yaw == bus.pose.yaw + 3 + 2 and "not fooled yet" in session.status
     finally:
         assert session.close(10) == []
 

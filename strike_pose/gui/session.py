@@ -381,6 +381,8 @@ class Session:
             steps = step.index if step is not None else 0
             if keep_closest and step is not None and step.closest is not None:
                 self._finish_search(step, seconds=step.seconds, how="stopped")
+            elif keep_closest and step is not None and step.lowest is not None:
+                self._show_lowest(step, f"{reason} after {steps} steps, not fooled yet")
             else:
                 self.say(f"{reason} after {steps} steps; the pose is where the search was")
 
@@ -424,10 +426,26 @@ class Session:
             self.say(f"the search failed: {ended.message}", error=True)
         elif ended.status == "success":
             self._finish_search(step, ended.seconds, "done")
+        elif step is not None and step.lowest is not None:
+            self._show_lowest(step, f"no fooling pose found in {step.index} steps")
         else:
-            steps = step.index if step else 0
-            self.say(f"no fooling pose found in {steps} steps; the pose is left where the search ended",
-                     error=True)
+            self.say("no fooling pose found", error=True)
+
+    def _show_lowest(self, step, why: str) -> None:
+        """A search that fooled nothing leaves the object at its best pose (the lowest loss), not its last."""
+        lowest = step.lowest
+        self.pose = lowest.pose
+        if lowest.light is not None:
+            self.base_scene = self.base_scene.with_light(ambient=lowest.light.ambient, diffuse=lowest.light.diffuse,
+                                                         direction=lowest.light.direction)
+        self.scene = self._effective(self.base_scene)
+        self._frame_dirty = True
+        self.prediction = Prediction(np.asarray(lowest.probs), None, "search")
+        goal = self.search_settings.target
+        p_goal = (f"target {label_of(goal)!r} p={float(lowest.probs[goal]):.3f}" if goal is not None
+                  else f"true class p={float(lowest.probs[self.true_class]):.3f}")
+        self.say(f"{why}; showing the best pose so far ({p_goal}, {lowest.rotation_from_start:.1f} deg from the "
+                 "start)", error=True)
 
     def _finish_search(self, step, seconds: float, how: str) -> None:
         """Show the closest fooling pose a search found (and capture it when asked)."""
