@@ -133,15 +133,16 @@ def _print_prediction(record: dict) -> None:
 
 
 def _read_shot(path: str) -> dict:
-    if Path(path).is_dir():
-        raise StrikePoseError(f"{path} is a folder; give a shot's .json file (written by `strike-pose search` "
-                              "or the visualizer)")
+    from strike_pose.errors import existing_file
+
+    shot = existing_file(path, "shot", "give a shot's .json file (written by `strike-pose search` or the visualizer)")
     try:
-        record = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise StrikePoseError(f"shot file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StrikePoseError(f"{path} is not a JSON shot ({exc})") from None
+        record = json.loads(shot.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StrikePoseError(f"cannot read shot file {path} ({exc.strerror or exc}); check its permissions") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deeply, a too-long number
+        raise StrikePoseError(f"{path} is not a JSON shot ({exc}); give a JSON written by `strike-pose search` "
+                              "or the GUI") from None
     if not isinstance(record, dict) or "pose" not in record:
         raise StrikePoseError(f"{path} has no 'pose'; give a JSON written by `strike-pose search` or the GUI")
     return record
@@ -150,14 +151,19 @@ def _read_shot(path: str) -> dict:
 def cmd_classify(args: argparse.Namespace) -> int:
     from strike_pose.scene import Pose, scene_from_record
 
+    if not 1 <= args.top <= 1000:
+        raise StrikePoseError(f"--top takes 1 to 1000 classes, got {args.top}")
     if args.from_shot:
         if args.scene or args.mesh or args.pose:
             raise StrikePoseError("--from re-renders a shot as it was taken; leave out --scene, --mesh and --pose")
         shot = _read_shot(args.from_shot)
-        scene, warnings = scene_from_record(shot)
+        try:
+            scene, warnings = scene_from_record(shot)
+            pose = Pose.of(shot["pose"])
+        except StrikePoseError as exc:
+            raise StrikePoseError(f"shot {args.from_shot}: {exc}") from None
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        pose = Pose.of(shot["pose"])
         args.model = args.model or shot.get("model")
     else:
         scene = load_scene_from_args(args)
@@ -466,7 +472,8 @@ def join_negative_values(argv: list[str]) -> list[str]:
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--pose" and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2] in "0123456789.":
+        if arg == "--pose" and i + 1 < len(argv) and argv[i + 1].startswith("-") and (
+                argv[i + 1][1:2] in "0123456789." or "," in argv[i + 1]):  # also -nan,... and -inf,...
             out.append(f"--pose={argv[i + 1]}")
             i += 2
             continue
@@ -475,10 +482,24 @@ def join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def reject_empty_values(argv: list[str]) -> None:
+    """`--pose ""` or `--model=` would silently mean the default: say that the value is empty instead."""
+    for i, arg in enumerate(argv):
+        name, equals, value = arg.partition("=")
+        if arg.startswith("--") and equals and not value.strip():
+            raise StrikePoseError(f"{name} is empty; give a value or leave {name} out")
+        if not arg.strip():
+            before = argv[i - 1] if i > 0 else ""
+            what = before if before.startswith("--") and "=" not in before else "an argument"
+            raise StrikePoseError(f"{what} is empty; give a value or leave it out")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else list(argv)))
+        argv = join_negative_values(sys.argv[1:] if argv is None else list(argv))
+        reject_empty_values(argv)
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except StrikePoseError as exc:
         print(f"error: {exc}", file=sys.stderr)

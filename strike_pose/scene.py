@@ -27,12 +27,26 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from strike_pose.errors import StrikePoseError
+from strike_pose.errors import StrikePoseError, shown
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
 POSE_FIELDS = ("yaw", "pitch", "roll", "x", "y", "z")
 NEAR, FAR = 0.1, 1000.0
 IMAGENET_MEAN_RGB = (124, 116, 104)
+MAX_ANGLE = 36000.0  # degrees (100 turns): beyond it float32 maths loses the angle, so a pose is refused
+MAX_DISTANCE = 1e12  # scene units: far beyond the far plane (1000), and well inside float32's range
+MAX_SCENE_BYTES = 1_000_000  # a scene file is a few lines of TOML
+
+
+def finite_float(value: Any) -> float | None:
+    """float(value) for a real number (not a bool) that is finite as a float; else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float's range
+        return None
+    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)
@@ -49,9 +63,20 @@ class Pose:
     def __post_init__(self) -> None:
         for name in POSE_FIELDS:
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise StrikePoseError(f"pose {name} must be a finite number, got {value!r}")
-            object.__setattr__(self, name, float(value))
+            number = finite_float(value)
+            if number is None:
+                raise StrikePoseError(f"pose {name} must be a finite number, got {shown(value)}")
+            if name in ("yaw", "pitch", "roll") and abs(number) > MAX_ANGLE:
+                raise StrikePoseError(
+                    f"pose {name} is {number:g} degrees, far outside a turn; give an angle within "
+                    f"+-{MAX_ANGLE:g} (angles repeat every 360 degrees: {math.fmod(number, 360.0):g} is the same)"
+                )
+            if name in ("x", "y", "z") and abs(number) > MAX_DISTANCE:
+                raise StrikePoseError(
+                    f"pose {name} is {number:g}, too far to draw; keep x, y and z within +-{MAX_DISTANCE:g} "
+                    f"(the far plane is at z = -{FAR:g})"
+                )
+            object.__setattr__(self, name, number)
         if self.z >= -NEAR:
             raise StrikePoseError(
                 f"pose z must be below {-NEAR} (the object must be in front of the camera, which looks "
@@ -70,18 +95,20 @@ class Pose:
         if isinstance(value, Pose):
             return value
         if isinstance(value, dict):
-            unknown = set(value) - set(POSE_FIELDS)
+            unknown = [key for key in value if key not in POSE_FIELDS]
             if unknown:
                 raise StrikePoseError(
-                    f"unknown pose field {sorted(unknown)[0]!r}; the fields are {', '.join(POSE_FIELDS)}"
+                    f"unknown pose field {shown(unknown[0])}; the fields are {', '.join(POSE_FIELDS)}"
                 )
             return cls(**value)
         try:
+            if isinstance(value, (str, bytes)) or np.ndim(value) == 0:
+                raise TypeError("not a sequence")
             values = [float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1)]
-        except (TypeError, ValueError) as exc:
-            raise StrikePoseError(f"a pose is six numbers yaw,pitch,roll,x,y,z; got {value!r}") from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise StrikePoseError(f"a pose is six numbers yaw,pitch,roll,x,y,z; got {shown(value)}") from exc
         if len(values) != 6:
-            raise StrikePoseError(f"a pose is six numbers yaw,pitch,roll,x,y,z; got {len(values)}")
+            raise StrikePoseError(f"a pose is six numbers yaw,pitch,roll,x,y,z; got {len(values)}: {shown(value)}")
         return cls(*values)
 
     @classmethod
@@ -90,12 +117,12 @@ class Pose:
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 6:
             raise StrikePoseError(
-                f"--pose takes six comma-separated numbers YAW,PITCH,ROLL,X,Y,Z; got {text!r}"
+                f"--pose takes six comma-separated numbers YAW,PITCH,ROLL,X,Y,Z; got {shown(text)}"
             )
         try:
             values = [float(p) for p in parts]
         except ValueError as exc:
-            raise StrikePoseError(f"--pose takes numbers YAW,PITCH,ROLL,X,Y,Z; got {text!r}") from exc
+            raise StrikePoseError(f"--pose takes numbers YAW,PITCH,ROLL,X,Y,Z; got {shown(text)}") from exc
         return cls(*values)
 
 
@@ -114,6 +141,9 @@ class Light:
 
     def unit_direction(self) -> np.ndarray:
         d = np.asarray(self.direction, dtype=np.float64)
+        largest = np.abs(d).max()
+        if not 1e-150 < largest < 1e150:  # the norm of huge (or tiny) components overflows (or underflows)
+            d = d / largest
         return d / np.linalg.norm(d)
 
 
@@ -159,20 +189,22 @@ _TOP_FIELDS = {"name", "mesh", "texture", "background", "true_class", "camera", 
 
 
 def _number(where: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise StrikePoseError(f"{where} must be a finite number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise StrikePoseError(f"{where} must be between {lo:g} and {hi:g}, got {value!r}")
-    return float(value)
+    number = finite_float(value)
+    if number is None:
+        raise StrikePoseError(f"{where} must be a finite number, got {shown(value)}")
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        raise StrikePoseError(f"{where} must be between {lo:g} and {hi:g}, got {shown(value)}")
+    return number
 
 
 def _table(where: str, data: dict, cls) -> dict:
     if not isinstance(data, dict):
-        raise StrikePoseError(f"{where} must be a table like [{where}], got {data!r}")
+        raise StrikePoseError(f"{where} must be a table like [{where}], got {shown(data)}")
     names = {f.name for f in fields(cls)}
     for key in data:
         if key not in names:
-            raise StrikePoseError(f"unknown field {where}.{key}; the fields of [{where}] are {', '.join(sorted(names))}")
+            raise StrikePoseError(f"unknown field {where}.{str(key)[:80]}; the fields of [{where}] are "
+                                  f"{', '.join(sorted(names))}")
     return data
 
 
@@ -186,8 +218,8 @@ def parse_light(data: dict, where: str = "light") -> Light:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key == "direction":
-            if not isinstance(value, list) or len(value) != 3:
-                raise StrikePoseError(f"{where}.direction must be three numbers [x, y, z], got {value!r}")
+            if not isinstance(value, (list, tuple)) or len(value) != 3:
+                raise StrikePoseError(f"{where}.direction must be three numbers [x, y, z], got {shown(value)}")
             vec = tuple(_number(f"{where}.direction", v) for v in value)
             if math.hypot(*vec) < 1e-9:
                 raise StrikePoseError(f"{where}.direction must not be zero")
@@ -207,12 +239,20 @@ def parse_pose(data: dict, where: str = "pose") -> Pose:
 def _resolve_ref(ref: Any, where: str, base: Path) -> str:
     from strike_pose.assets import PROCEDURAL
 
-    if not isinstance(ref, str) or not ref:
-        raise StrikePoseError(f"{where} must be a file path or procedural:NAME, got {ref!r}")
+    if not isinstance(ref, str) or not ref.strip():
+        raise StrikePoseError(f"{where} must be a file path or procedural:NAME, got {shown(ref)}")
     if ref.startswith(PROCEDURAL):
         return ref
-    path = Path(ref).expanduser()
+    path = user_path(ref)
     return str(path if path.is_absolute() else (base / path))
+
+
+def user_path(text: str) -> Path:
+    """Path(text) with ~ expanded where it can be (~nobody/x stays as written, and is then not found)."""
+    try:
+        return Path(text).expanduser()
+    except (RuntimeError, KeyError, ValueError):
+        return Path(text)
 
 
 def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene:
@@ -222,13 +262,13 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
 
     for key in data:
         if key not in _TOP_FIELDS:
-            raise StrikePoseError(f"unknown field {key!r}; a scene has {', '.join(sorted(_TOP_FIELDS))}")
+            raise StrikePoseError(f"unknown field {shown(key)}; a scene has {', '.join(sorted(_TOP_FIELDS))}")
     for required in ("mesh", "true_class"):
         if required not in data:
             raise StrikePoseError(f"the scene has no {required!r} field; add one (see scenes/school_bus.toml)")
     name = data.get("name", "scene")
     if not isinstance(name, str):
-        raise StrikePoseError(f"name must be a string, got {name!r}")
+        raise StrikePoseError(f"name must be a string, got {shown(name)}")
     mesh_ref = _resolve_ref(data["mesh"], "mesh", base)
     texture = data.get("texture")
     texture_ref = _resolve_ref(texture, "texture", base) if texture is not None else None
@@ -238,8 +278,8 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
     light = parse_light(data.get("light", {}))
     pose = parse_pose(data.get("pose", {}))
     true_class = None if data["true_class"] is None else resolve_class(data["true_class"], where="true_class")
-    mesh = load_mesh(mesh_ref, texture=texture_ref)
     bg_image = load_background(background_ref) if background_ref is not None else None
+    mesh = load_mesh(mesh_ref, texture=texture_ref)  # last: its warnings come only for a scene that loads
     return Scene(
         name=name,
         mesh=mesh,
@@ -257,22 +297,29 @@ def scene_path(name_or_path: str | Path) -> Path:
     import difflib
 
     text = str(name_or_path)
-    path = Path(text).expanduser()
+    path = user_path(text)
     if path.suffix.lower() in (".obj", ".gltf", ".glb"):
         raise StrikePoseError(f"{text} is a mesh, not a scene file: give it as --mesh {text} (with --texture, "
                               "--background and --true-class as needed)")
-    if path.suffix == ".toml" or path.exists() or "/" in text:
-        if path.is_dir():
-            raise StrikePoseError(f"{path} is a folder; give a scene .toml file or a bundled name "
-                                  f"({', '.join(bundled_scenes())})")
-        if not path.is_file():
-            raise StrikePoseError(f"scene file not found: {path}; give a .toml path or a bundled name ({', '.join(bundled_scenes())})")
-        return path
+    try:
+        if path.suffix == ".toml" or path.exists() or "/" in text:
+            if path.is_dir():
+                raise StrikePoseError(f"{path} is a folder; give a scene .toml file or a bundled name "
+                                      f"({', '.join(bundled_scenes())})")
+            if path.exists() and not path.is_file():  # a device or a pipe: reading could block or never end
+                raise StrikePoseError(f"scene file {path} is not a regular file; give a scene .toml file")
+            if not path.is_file():
+                raise StrikePoseError(f"scene file not found: {path}; give a .toml path or a bundled name "
+                                      f"({', '.join(bundled_scenes())})")
+            return path
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise StrikePoseError(f"scene path {text} cannot be used ({exc.strerror or exc}); give a .toml path or a "
+                              f"bundled name ({', '.join(bundled_scenes())})") from None
     bundled = SCENES_DIR / f"{text}.toml"
     if not bundled.is_file():
         close = difflib.get_close_matches(text, bundled_scenes(), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise StrikePoseError(f"unknown scene {text!r}; {hint}choose one of: {', '.join(bundled_scenes())}, "
+        raise StrikePoseError(f"unknown scene {shown(text)}; {hint}choose one of: {', '.join(bundled_scenes())}, "
                               "or give a .toml path")
     return bundled
 
@@ -284,6 +331,32 @@ def bundled_scenes() -> list[str]:
 OVERRIDES = ("texture", "background", "true_class")
 
 
+def read_scene_file(path: Path) -> tuple[dict, bytes]:
+    """The fields of a scene TOML file and its bytes; a StrikePoseError naming the file when it cannot be
+    read, is too large to be a scene, is not UTF-8 or is not TOML."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCENE_BYTES:
+            raise StrikePoseError(f"scene file {path} is {size / 1e6:.1f} MB, too large for a scene (a few lines of "
+                                  "TOML, see scenes/school_bus.toml); check it is the right file")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StrikePoseError(f"cannot read scene file {path} ({exc.strerror or exc}); check its permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrikePoseError(f"scene file {path} is not UTF-8 text (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}); "
+                              "save it as UTF-8 TOML") from None
+    try:
+        return tomllib.loads(text), raw
+    except tomllib.TOMLDecodeError as exc:
+        raise StrikePoseError(f"scene file {path} is not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:
+        raise StrikePoseError(f"scene file {path} is not valid TOML (it nests too deeply); fix the syntax") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise StrikePoseError(f"scene file {path} has a value that cannot be read ({exc}); fix it") from None
+
+
 def load_scene(name_or_path: str | Path, overrides: dict | None = None) -> Scene:
     """Load a bundled scene by name (see `strike-pose scenes`) or a scene TOML file by path.
 
@@ -291,21 +364,21 @@ def load_scene(name_or_path: str | Path, overrides: dict | None = None) -> Scene
     class; the scene records them, so a shot taken with them reproduces.
     """
     path = scene_path(name_or_path)
-    raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise StrikePoseError(f"scene file {path} is not valid TOML ({exc}); fix the syntax") from exc
+    data, raw = read_scene_file(path)
+    if overrides is not None and not isinstance(overrides, dict):
+        raise StrikePoseError(f"a scene's overrides are a table of {', '.join(OVERRIDES)}; got {shown(overrides)}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     for key in overrides:
         if key not in OVERRIDES:
-            raise StrikePoseError(f"a scene's {key!r} cannot be replaced; only {', '.join(OVERRIDES)}")
+            raise StrikePoseError(f"a scene's {shown(key)} cannot be replaced; only {', '.join(OVERRIDES)}")
     try:
         source = {"path": str(path.resolve()), "sha256": hashlib.sha256(raw).hexdigest()}
         if overrides:
             for key in ("texture", "background"):
-                if key in overrides and not str(overrides[key]).startswith("procedural:"):
-                    overrides[key] = str(Path(overrides[key]).expanduser().resolve())
+                if key in overrides:
+                    _resolve_ref(overrides[key], key, Path.cwd())  # a string: checked before it is resolved
+                    if not overrides[key].startswith("procedural:"):
+                        overrides[key] = str(user_path(overrides[key]).resolve())
             source["overrides"] = dict(overrides)
         return scene_from_dict({**data, **overrides}, path.resolve().parent, source=source)
     except StrikePoseError as exc:
@@ -324,16 +397,49 @@ def scene_from_files(mesh: str, texture: str | None = None, background: str | No
     return scene_from_dict(data, base or Path.cwd())
 
 
+def check_shot(record: Any) -> None:
+    """Check the fields of an exported shot that `classify --from` uses (scene, pose, model), naming the
+    first bad one; their values are checked again where they are used."""
+    if not isinstance(record, dict):
+        raise StrikePoseError(f"a shot is a JSON object with 'scene' and 'pose', got {shown(record)}; give a JSON "
+                              "written by `strike-pose search` or the GUI")
+    for key in ("scene", "pose"):
+        if key not in record:
+            raise StrikePoseError(f"the shot has no {key!r} field; give a JSON written by `strike-pose search` or the GUI")
+    info, pose = record["scene"], record["pose"]
+    if not isinstance(info, dict):
+        raise StrikePoseError(f"the shot's 'scene' must be an object with 'path' or 'mesh', got {shown(info)}")
+    for key in ("path", "sha256", "mesh", "texture", "background"):
+        if info.get(key) is not None and not isinstance(info[key], str):
+            raise StrikePoseError(f"the shot's scene.{key} must be a string, got {shown(info[key])}; restore the "
+                                  "JSON as it was written")
+    if isinstance(pose, dict):
+        missing = [name for name in POSE_FIELDS if name not in pose]
+        if missing:
+            raise StrikePoseError(f"the shot's pose has no {missing[0]!r}; a shot's pose has all of "
+                                  f"{', '.join(POSE_FIELDS)}")
+    Pose.of(pose)
+    model = record.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise StrikePoseError(f"the shot's 'model' must be a model name such as efficientnet_lite0, got {shown(model)}")
+
+
 def scene_from_record(record: dict) -> tuple[Scene, list[str]]:
     """The scene of an exported shot (its `scene` field), with the light and camera it was taken
     with; also warnings (e.g. the scene file changed since the shot)."""
-    info = record.get("scene")
-    if not isinstance(info, dict):
-        raise StrikePoseError("the shot has no 'scene' field; give a JSON written by `strike-pose search` or the GUI")
+    check_shot(record)
+    info = record["scene"]
     warnings = []
     if info.get("path"):
-        path = Path(info["path"])
-        if not path.is_file():
+        path = user_path(info["path"])
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise StrikePoseError(f"the shot's scene.path {path} cannot be used ({exc.strerror or exc}); restore "
+                                  "the JSON as it was written") from None
+        if is_dir:
+            raise StrikePoseError(f"the shot's scene file {path} is a folder; restore the scene file to reproduce the shot")
+        if not is_file:
             raise StrikePoseError(f"the shot's scene file {path} is missing; restore it to reproduce the shot")
         scene = load_scene(path, info.get("overrides"))
         if info.get("sha256") and scene.source.get("sha256") != info["sha256"]:

@@ -65,6 +65,7 @@ def test_a_failed_export_prints_the_pose_and_probabilities(monkeypatch, tmp_path
 @pytest.mark.parametrize("args, words", [
     (["render", "--msaa", "3", "--out", "{tmp}/x.png"], "--msaa"),
     (["classify", "--from", "{tmp}"], "is a folder"),
+    (["classify", "--top", "-3"], "--top takes 1 to 1000"),
 ])
 def test_more_bad_arguments_are_one_line(args, words, tmp_path, capsys):
     assert main([a.replace("{tmp}", str(tmp_path)) for a in args]) == 2

@@ -5,19 +5,21 @@ A reference is either a file path or `procedural:NAME` (see `strike_pose.assets.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
-from strike_pose.assets.mesh import Mesh, load_mesh_file, load_texture, mesh_from_trimesh
+from strike_pose.assets.mesh import Mesh, load_mesh_file, load_texture, mesh_from_trimesh, open_image
 from strike_pose.errors import StrikePoseError
 
 PROCEDURAL = "procedural:"
+MAX_COVER_PIXELS = 16_000_000  # above this, cover_crop resamples only the part it keeps
 
 
 def load_mesh(ref: str, texture: str | None = None) -> Mesh:
     """Load the mesh named by `ref` (a path or procedural:NAME), optionally with another texture."""
+    if texture and texture.startswith(PROCEDURAL):
+        raise StrikePoseError(f"texture {texture}: a texture is an image file (procedural:NAME names only meshes and "
+                              "backgrounds); give a PNG or JPEG image")
     override = load_texture(texture) if texture else None
     if ref.startswith(PROCEDURAL):
         from strike_pose.assets.procedural import OBJECTS
@@ -42,26 +44,24 @@ def load_background(ref: str) -> Image.Image:
                 f"unknown procedural background {name!r}; choose one of: {', '.join(sorted(BACKGROUNDS))}"
             )
         return BACKGROUNDS[name]().convert("RGB")
-    path = Path(ref)
-    if not path.is_file():
-        raise StrikePoseError(f"background image not found: {path}; give the path of a PNG or JPEG image")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.convert("RGB")
-    except (OSError, ValueError) as exc:
-        raise StrikePoseError(
-            f"background {path} is not a readable image ({exc}); give a PNG or JPEG image"
-        ) from exc
+    return open_image(ref, "background")
 
 
 def cover_crop(image: Image.Image, width: int, height: int) -> np.ndarray:
-    """Resize to cover width x height, keeping the aspect, and centre-crop: (H, W, 3) uint8."""
+    """Resize to cover width x height, keeping the aspect, and centre-crop: (H, W, 3) uint8.
+
+    When the covering size would be huge (a long thin image: 1 x 100000 pixels covers 224 x 224 at
+    224 x 22400000), only the part that is kept is resampled, so memory stays bounded."""
     w, h = image.size
     scale = max(width / w, height / h)
     new = (max(width, round(w * scale)), max(height, round(h * scale)))
-    resized = image.resize(new, Image.Resampling.BILINEAR, reducing_gap=3.0)
     left, top = (new[0] - width) // 2, (new[1] - height) // 2
+    if new[0] * new[1] > MAX_COVER_PIXELS:
+        sx, sy = w / new[0], h / new[1]  # source pixels per pixel of the covering size
+        box = (left * sx, top * sy, (left + width) * sx, (top + height) * sy)
+        resized = image.resize((width, height), Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
+        return np.asarray(resized, dtype=np.uint8).copy()
+    resized = image.resize(new, Image.Resampling.BILINEAR, reducing_gap=3.0)
     return np.asarray(resized.crop((left, top, left + width, top + height)), dtype=np.uint8).copy()
 
 
