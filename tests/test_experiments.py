@@ -173,11 +173,11 @@ def ray_head(tmp_path_factory):
 RAY_CONFIG = "name = 'r'\nseed = 5\n[[landscape]]\nname = 'poses'\nscenes = ['school_bus']\nposes = 192\n"
 
 
-def run_on_ray(config: Path, out: Path, address: str) -> subprocess.Popen:
+def run_on_ray(config: Path, out: Path, address: str, workers: int = 2) -> subprocess.Popen:
     """The experiment on the Ray cluster, driven by the CLI in its own process (as a user runs it):
     Ray's threads and libraries stay out of this test process, which renders with OpenGL."""
     return subprocess.Popen([sys.executable, "-m", "strike_pose", "experiment", str(config), "--out", str(out),
-                             "--backend", "ray", "--address", address, "--workers", "2"],
+                             "--backend", "ray", "--address", address, "--workers", str(workers)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -185,7 +185,7 @@ def test_ray_cluster_gives_the_same_rows_as_the_local_backend(tmp_path, ray_head
     from strike_pose.experiments.store import ResultStore
 
     config = write(tmp_path, RAY_CONFIG)
-    driver = run_on_ray(config, tmp_path / "ray", ray_head)
+    driver = run_on_ray(config, tmp_path / "ray", ray_head, workers=3)  # more workers than the head's 2 CPUs
     run_experiment(config, tmp_path / "local", progress=False)
     out, err = driver.communicate(timeout=600)
     assert driver.returncode == 0, err[-3000:]

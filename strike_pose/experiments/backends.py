@@ -66,8 +66,15 @@ def run_ray(items: Iterable[Item], workers: int | None = None, address: str | No
             raise StrikePoseError(f"could not start or join {where} ({str(exc).splitlines()[0]}); check the "
                                   "address (ray start --head prints it) or use --backend local") from None
     try:
-        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(Worker)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        # With GPUs, one worker per GPU by default: Ray gives each its own (CUDA_VISIBLE_DEVICES), so
+        # each model runs on a GPU of its own; without, one per CPU core. More workers than GPUs or
+        # cores share them (a fraction each), so that every worker can start.
+        cpus = int(resources.get("CPU", 1))
+        count = workers or max(1, gpus or cpus)
+        actor_class = ray.remote(num_cpus=min(1.0, cpus / count), num_gpus=min(1.0, gpus / count) if gpus else 0,
+                                 max_restarts=-1, max_task_retries=-1)(Worker)
         actors = [actor_class.remote(torch_threads=1) for _ in range(min(count, len(items)))]
         queue = list(reversed(items))
         running = {}
