@@ -153,21 +153,42 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+HEADS: dict[str, int] = {}
+
+
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
+    """A real Ray head on this machine (`ray start --head --block`), stopped by stopping that command:
+    `ray stop` would also stop every other Ray instance running here."""
     ray_cli = Path(sys.executable).parent / "ray"
     if not ray_cli.is_file():
         pytest.skip("ray is not installed (pip install ray)")
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    started = subprocess.run([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
-                              "--include-dashboard=false", "--disable-usage-stats"],
-                             env=env, capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, started.stderr
+    log = open(tmp_path_factory.mktemp("ray") / "head.log", "w+")
+    head = subprocess.Popen([str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats", "--block"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:  # the head is up once its GCS port accepts connections
+            assert head.poll() is None, log.seek(0) or log.read()
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the Ray head did not start within 180 s"
+            time.sleep(0.5)
+        address = f"127.0.0.1:{port}"
+        HEADS[address] = head.pid  # the processes it starts are the only ones a test may kill
+        yield address
     finally:
-        subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        os.killpg(head.pid, signal.SIGTERM)  # --block stops the head's processes on SIGTERM
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        log.close()
 
 
 RAY_CONFIG = "name = 'r'\nseed = 5\n[[landscape]]\nname = 'poses'\nscenes = ['school_bus']\nposes = 192\n"
@@ -207,15 +228,27 @@ def test_a_killed_ray_worker_is_replaced_and_its_item_run_again(tmp_path, ray_he
     while len(list((out / "rows").rglob("*.parquet"))) < 2:
         assert time.monotonic() < deadline and driver.poll() is None, driver.communicate()[1][-3000:]
         time.sleep(0.1)
-    killed = _kill_one_worker()
+    killed = _kill_one_worker(HEADS[ray_head])
     _, err = driver.communicate(timeout=600)
     assert killed and driver.returncode == 0, err[-3000:]
     rows = ResultStore(out).rows("poses")
     assert sorted(r["index"] for r in rows) == list(range(640))
 
 
-def _kill_one_worker() -> bool:
-    """SIGKILL one Ray actor process running our Worker (found by its process title)."""
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # the parent
+        except (OSError, IndexError, ValueError):
+            return False
+    return False
+
+
+def _kill_one_worker(head: int) -> bool:
+    """SIGKILL one Ray actor process running our Worker (found by its process title) started by the head
+    process `head`: never a process of another Ray instance on this machine."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -223,7 +256,7 @@ def _kill_one_worker() -> bool:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if cmdline.startswith("ray::Worker"):
+        if cmdline.startswith("ray::Worker") and _descends_from(int(pid), head):
             os.kill(int(pid), signal.SIGKILL)
             return True
     return False

@@ -59,8 +59,9 @@ def run_ray(items: Iterable[Item], workers: int | None = None, address: str | No
             if address:
                 ray.init(address=address, logging_level="ERROR", log_to_driver=False)
             else:
-                ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, logging_level="ERROR",
-                         log_to_driver=False)
+                # "local": a Ray of its own, even when `ray start` left a cluster running on this machine
+                ray.init(address="local", num_cpus=workers or os.cpu_count(), include_dashboard=False,
+                         logging_level="ERROR", log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
             raise StrikePoseError(f"could not start or join {where} ({str(exc).splitlines()[0]}); check the "
