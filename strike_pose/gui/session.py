@@ -431,16 +431,20 @@ class Session:
         else:
             self.say("no fooling pose found", error=True)
 
+    def _go_to(self, found) -> None:
+        """Put the object at a pose the search found (with its light, when the light was searched)."""
+        self.pose = found.pose
+        if found.light is not None:
+            self.base_scene = self.base_scene.with_light(ambient=found.light.ambient, diffuse=found.light.diffuse,
+                                                         direction=found.light.direction)
+        self.scene = self._effective(self.base_scene)
+        self._frame_dirty = True
+        self.prediction = Prediction(np.asarray(found.probs), None, "search")
+
     def _show_lowest(self, step, why: str) -> None:
         """A search that fooled nothing leaves the object at its best pose (the lowest loss), not its last."""
         lowest = step.lowest
-        self.pose = lowest.pose
-        if lowest.light is not None:
-            self.base_scene = self.base_scene.with_light(ambient=lowest.light.ambient, diffuse=lowest.light.diffuse,
-                                                         direction=lowest.light.direction)
-        self.scene = self._effective(self.base_scene)
-        self._frame_dirty = True
-        self.prediction = Prediction(np.asarray(lowest.probs), None, "search")
+        self._go_to(lowest)
         goal = self.search_settings.target
         p_goal = (f"target {label_of(goal)!r} p={float(lowest.probs[goal]):.3f}" if goal is not None
                   else f"true class p={float(lowest.probs[self.true_class]):.3f}")
@@ -450,13 +454,7 @@ class Session:
     def _finish_search(self, step, seconds: float, how: str) -> None:
         """Show the closest fooling pose a search found (and capture it when asked)."""
         closest = step.closest
-        self.pose = closest.pose
-        if closest.light is not None:
-            self.base_scene = self.base_scene.with_light(ambient=closest.light.ambient, diffuse=closest.light.diffuse,
-                                                         direction=closest.light.direction)
-        self.scene = self._effective(self.base_scene)
-        self._frame_dirty = True
-        self.prediction = Prediction(np.asarray(closest.probs), None, "search")
+        self._go_to(closest)
         self.last_search = {
             "method": self.search_settings.method, "mode": "nearest", "steps": int(step.index),
             "seconds": round(float(seconds), 3), "evaluations": int(step.evaluations), "success": True,
