@@ -135,6 +135,7 @@ class _GpuMesh:
     vao_color: object
     vao_visibility: object
     texture: object
+    buffers: tuple = ()  # the vertex and index buffers the vertex arrays read
 
 
 class GLRenderer:
@@ -185,13 +186,13 @@ class GLRenderer:
         texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         texture.anisotropy = 1.0  # llvmpipe's anisotropic filter cannot be matched by the twin
         texture.repeat_x = texture.repeat_y = True
-        gpu = _GpuMesh(mesh, vao_color, vao_visibility, texture)
+        gpu = _GpuMesh(mesh, vao_color, vao_visibility, texture, (vbo, ibo))
         self._meshes[id(mesh)] = gpu
         return gpu
 
     @staticmethod
     def _release(gpu: _GpuMesh) -> None:
-        for obj in (gpu.vao_color, gpu.vao_visibility, gpu.texture):
+        for obj in (gpu.vao_color, gpu.vao_visibility, gpu.texture, *gpu.buffers):
             obj.release()
 
     def _background_texture(self, scene: Scene, width: int, height: int):
@@ -210,9 +211,7 @@ class GLRenderer:
         key = (kind, width, height, samples)
         if key not in self._targets:
             if len(self._targets) >= 8:
-                for obj in self._targets.pop(next(iter(self._targets))):
-                    if obj is not None:
-                        obj.release()
+                self._release_target(self._targets.pop(next(iter(self._targets))))
             ctx = self.ctx
             if kind == "visibility":
                 color = ctx.texture((width, height), 2, dtype="f4")
@@ -226,6 +225,17 @@ class GLRenderer:
                     resolve = ctx.framebuffer([ctx.renderbuffer((width, height), 4)])
                 self._targets[key] = (fbo, resolve)
         return self._targets[key]
+
+    @staticmethod
+    def _release_target(target) -> None:
+        """Release framebuffers together with their attachments (a framebuffer does not own them)."""
+        for fbo in target:
+            if fbo is None:
+                continue
+            for attachment in (*fbo.color_attachments, fbo.depth_attachment):
+                if attachment is not None:
+                    attachment.release()
+            fbo.release()
 
     # --------------------------------------------------------------------------------- drawing
 
@@ -357,3 +367,6 @@ class GLRenderer:
         for _, texture in self._backgrounds.values():
             texture.release()
         self._backgrounds.clear()
+        for target in self._targets.values():
+            self._release_target(target)
+        self._targets.clear()
