@@ -10,7 +10,7 @@ GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test bench bench-search screenshots experiment system-gl system-gui system-browser venv clean
+.PHONY: run test bench bench-search soak screenshots experiment system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
@@ -22,6 +22,7 @@ bench: system-gl system-gui venv
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.gradient_report --poses 10
 	$(PY) -m benchmarks.gui_bench --seconds 15
+	$(PY) -m benchmarks.startup
 
 # The README's images in docs/images/ are these, scaled to 3/4 and reduced to 192 colours.
 screenshots: system-gl system-gui venv
@@ -29,6 +30,11 @@ screenshots: system-gl system-gui venv
 
 bench-search: system-gl venv
 	$(PY) -m benchmarks.search_effectiveness
+
+# Long runs in one process: 10,000 frames, 1,000 search steps, renderers and threads created and ended;
+# memory, threads and GL objects must stay flat (exit status 1 if not). Not part of `make test`.
+soak: system-gl venv
+	$(PY) -m benchmarks.soak
 
 # The small example of every kind of experiment, with its report in out/quick/report.html.
 experiment: system-gl venv
