@@ -550,6 +550,10 @@ def test_session_shows_a_smooth_display_or_what_the_model_sees(session):
     session.update()
     session.set_display_size(600)  # the view is 600 pixels wide
     session.render_if_needed()
+    image, _, smooth = session.shown_image()  # just rendered: the model's frame, drawn smoothly
+    assert smooth and image is session.frame
+    time.sleep(0.15)  # the pose rests: the smooth display at the view's size
+    session.render_if_needed()
     image, _, smooth = session.shown_image()
     assert smooth and image.shape == (576, 576, 3) and session.frame.shape == (224, 224, 3)
     assert session.key_press("M") == "toggle_model_view" and session.view.model_view

@@ -33,6 +33,9 @@ from strike_pose.scene import Pose, Scene
 
 MAX_DISPLAY = 1024  # the largest side of the smooth display render, in pixels
 DISPLAY_MSAA = 2  # its antialiasing samples (4 costs twice as much on a software renderer, for little)
+DISPLAY_SETTLE = 0.12  # seconds the pose rests before the smooth display is rendered (moving, the
+#                        model's own frame is shown, filtered: a frame at the display's size would
+#                        halve the window's rate on a CPU)
 PLAIN_ALBEDO = 179  # 0.7 * 255: the grey the shader uses when the texture is off
 DEFAULT_SPECULAR = 0.5
 
@@ -633,11 +636,13 @@ class Session:
             self._frame_dirty = False
             self._display_dirty = True
             self._analysis_wanted = True
-        if self.smooth_display and (self._display_dirty or self.display is None
-                                    or self.display.shape[0] != self.display_size):
+        if self.smooth_display and self._display_stale() and self.clock() - self.frame_time >= DISPLAY_SETTLE:
             self.display = self.renderer.render(self.scene, self.pose, size=self.display_size, msaa=DISPLAY_MSAA)
             self.display_id += 1
             self._display_dirty = False
+
+    def _display_stale(self) -> bool:
+        return self._display_dirty or self.display is None or self.display.shape[0] != self.display_size
 
     @property
     def smooth_display(self) -> bool:
@@ -653,9 +658,13 @@ class Session:
             self._display_dirty = True
 
     def shown_image(self) -> tuple[np.ndarray, int, bool]:
-        """What the window draws now: (image, an id that changes with it, whether it is the smooth render)."""
-        if self.smooth_display and self.display is not None:
-            return self.display, -self.display_id, True
+        """What the window draws now: (image, an id that changes with it, whether to draw it smoothly):
+        the smooth render once the pose rests, the model's frame (filtered smoothly) while it moves, or the
+        model's frame pixel for pixel when that is asked for."""
+        if self.smooth_display:
+            if not self._display_stale():
+                return self.display, -self.display_id, True
+            return self.frame, self.frame_id, True
         return self.frame, self.frame_id, False
 
     def _take_analysis(self) -> None:
