@@ -331,29 +331,39 @@ def search_phase(classifier, scenes, steps: int, chunk: int = 50, radius: float 
     return series
 
 
-def renderer_phase(scene, count: int = 50, size: int = 224, progress: bool = False) -> Series:
-    """Create an offscreen GLRenderer, render once, release it and its context, `count` times."""
-    from strike_pose.render.gl import GLRenderer
-
-    series = Series("GLRenderer create + release", "renderers", count, max(2, count // 10))
+def _repeat(series: Series, count: int, unit: str, progress: bool, once, settle=None) -> Series:
+    """Run `once(i)` `count` times, sampling memory on the series' schedule and threads around it;
+    `settle()` runs before the last sample."""
     points = _schedule(count, count) | {series.warmup}
     series.threads_start = threads()
-    bar = _bar(count, "renderers", progress)
+    bar = _bar(count, unit, progress)
     t0 = time.perf_counter()
     for i in range(count):
         if i in points:
             series.sample(i)
-        renderer = GLRenderer()
-        renderer.render(scene, frame_pose(i, scene), size=size)
-        renderer.release()
-        renderer.ctx.release()
-        del renderer
+        once(i)
         bar.update(1)
+    if settle is not None:
+        settle()
     series.sample(count)
     series.seconds = time.perf_counter() - t0
     bar.close()
     series.threads_end = threads()
     return series
+
+
+def renderer_phase(scene, count: int = 50, size: int = 224, progress: bool = False) -> Series:
+    """Create an offscreen GLRenderer, render once, release it and its context, `count` times."""
+    from strike_pose.render.gl import GLRenderer
+
+    def once(i: int) -> None:
+        renderer = GLRenderer()
+        renderer.render(scene, frame_pose(i, scene), size=size)
+        renderer.release()
+        renderer.ctx.release()
+
+    series = Series("GLRenderer create + release", "renderers", count, max(2, count // 10))
+    return _repeat(series, count, "renderers", progress, once)
 
 
 def thread_phase(scene, count: int = 50, sizes=(224, 448), progress: bool = False) -> Series:
@@ -361,27 +371,19 @@ def thread_phase(scene, count: int = 50, sizes=(224, 448), progress: bool = Fals
     own default renderer, created on first use) and wait for it to end, `count` times."""
     from strike_pose.render import render
 
-    series = Series("threads rendering with their default renderer", "threads", count, max(2, count // 10))
-    points = _schedule(count, count) | {series.warmup}
-    series.threads_start = threads()
-    bar = _bar(count, "threads", progress)
-    t0 = time.perf_counter()
-    for i in range(count):
-        if i in points:
-            series.sample(i)
+    def once(i: int) -> None:
         worker = threading.Thread(target=lambda: [render(scene, frame_pose(i, scene), size=s) for s in sizes],
                                   name=f"soak-render-{i}")
         worker.start()
         worker.join()
-        bar.update(1)
-    deadline = time.monotonic() + 2  # a thread Python has joined may stay a moment in the OS's count
-    while os_threads() > series.threads_start["os"] and time.monotonic() < deadline:
-        time.sleep(0.01)
-    series.sample(count)
-    series.seconds = time.perf_counter() - t0
-    bar.close()
-    series.threads_end = threads()
-    return series
+
+    def settle() -> None:  # a thread Python has joined may stay a moment in the OS's count
+        deadline = time.monotonic() + 2
+        while os_threads() > series.threads_start["os"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    series = Series("threads rendering with their default renderer", "threads", count, max(2, count // 10))
+    return _repeat(series, count, "threads", progress, once, settle)
 
 
 # ------------------------------------------------------------------------------------- the run
