@@ -117,7 +117,8 @@ def test_ctrl_c_during_start_up_is_one_line():
     out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the command finished before the signal")
-    assert proc.returncode == 130 and err.strip() == "error: interrupted", err
+    # 130, or killed by the signal (-2) when it lands as the interpreter exits: a shell shows 130 for both
+    assert proc.returncode in (130, -signal.SIGINT) and err.strip() == "error: interrupted", (proc.returncode, err)
 
 
 # --------------------------------------------------------------------------------- exporting
