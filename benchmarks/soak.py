@@ -282,11 +282,7 @@ def frame_phase(renderer, classifier, scenes, frames: int, sizes=SIZES, reload_e
             on_frame(i, image, probs)
         bar.update(1)
     series.sample(frames)
-    series.seconds = time.perf_counter() - t0
-    bar.close()
-    series.threads_end = threads()
-    series.gl_end = watch.counts() if watch else {}
-    return series
+    return _close(series, t0, bar, watch)
 
 
 def search_phase(classifier, scenes, steps: int, chunk: int = 50, radius: float = 30.0, samples: int = 100,
@@ -324,6 +320,11 @@ def search_phase(classifier, scenes, steps: int, chunk: int = 50, radius: float 
         n += 1
     if series.samples[-1][0] != steps:
         series.sample(steps)
+    return _close(series, t0, bar, watch)
+
+
+def _close(series: Series, t0: float, bar, watch=None) -> Series:
+    """End a phase: its time, its progress bar, the threads and (when watched) the GL objects left."""
     series.seconds = time.perf_counter() - t0
     bar.close()
     series.threads_end = threads()
@@ -346,10 +347,7 @@ def _repeat(series: Series, count: int, unit: str, progress: bool, once, settle=
     if settle is not None:
         settle()
     series.sample(count)
-    series.seconds = time.perf_counter() - t0
-    bar.close()
-    series.threads_end = threads()
-    return series
+    return _close(series, t0, bar)
 
 
 def renderer_phase(scene, count: int = 50, size: int = 224, progress: bool = False) -> Series:
