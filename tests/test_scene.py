@@ -154,3 +154,43 @@ def test_broken_meshes_fail_clearly(tmp_path, content):
 def test_unknown_scene_name_lists_the_bundled_ones():
     with pytest.raises(StrikePoseError, match="school_bus"):
         load_scene("no_such_scene")
+
+
+# A vertex with two numbers (line 3) and a face with two indices (line 6): trimesh would read what is
+# left and render it, warning only about the missing texture coordinates.
+SHORT_VERTEX_OBJ = "v 0 0 0\nv 1 0 0\nv 0 1\nv 0 0 1\nf 1 2 3\nf 1 2\nf 1 3 4\n"
+SHORT_FACE_OBJ = "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2\nf 1 3 4\n"
+
+
+@pytest.mark.parametrize("content, line, words", [
+    (SHORT_VERTEX_OBJ, 3, "a vertex needs three numbers"),
+    (SHORT_FACE_OBJ, 6, "a face needs at least three vertex indices"),
+    ("v 0 0 0\nv 1 0 \\\n\nv 0 1 0\nf 1 2 3\n", 2, "a vertex needs three numbers"),  # a continued line
+    ("v 0 0 0\r\nv 1 0 0\r\nv 0 1 0\r\nf 1\r\n", 4, "a face needs"),
+], ids=["short vertex", "short face", "continued line", "CRLF"])
+def test_an_obj_with_a_short_vertex_or_face_names_the_file_and_line(tmp_path, content, line, words):
+    path = tmp_path / "short.obj"
+    path.write_text(content)
+    with pytest.raises(StrikePoseError) as err:
+        load_mesh(str(path))
+    assert f"{path}, line {line}: {words}" in str(err.value)
+
+
+def test_an_obj_with_a_short_vertex_is_one_error_line_and_no_picture(tmp_path, capsys):
+    from strike_pose.cli import main
+
+    path = tmp_path / "short.obj"
+    path.write_text(SHORT_VERTEX_OBJ)
+    out = tmp_path / "x.png"
+    assert main(["render", "--mesh", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and f"{path}, line 3" in err, err
+    assert not out.exists() and not list(tmp_path.glob("*.png")) and not list(tmp_path.glob(".*"))
+
+
+def test_an_obj_without_texture_coordinates_still_loads_with_a_warning(tmp_path):
+    path = tmp_path / "plain.obj"
+    path.write_text("# no uvs\nv 0 0 0\nv 1 0 0\nv 0 1 0 1.0\nv  0\t0  1\nvn 0 0 1\nf 1//1 2//1 3//1\nf -4 -3 -1\n")
+    with pytest.warns(UserWarning, match="no texture coordinates"):
+        mesh = load_mesh(str(path))
+    assert mesh.triangle_count == 2

@@ -7,7 +7,8 @@ texture resized to power-of-two sides (so the GL renderer and the torch twin sha
 Every file is read through `existing_file` and, for images, `open_image`: the one place where a
 missing, unreadable, corrupt or oversized file becomes a StrikePoseError naming the file and saying
 what to do. Parts of a mesh that trimesh skips (a missing MTL, an unreadable texture) and a mesh
-without texture coordinates are used anyway, with a one-line warning.
+without texture coordinates are used anyway, with a one-line warning; an OBJ whose geometry is broken (a
+vertex with fewer than three numbers, a face with fewer than three indices) is refused, naming the line.
 """
 
 from __future__ import annotations
@@ -249,11 +250,51 @@ def _trimesh_load(path: Path, **options):
         return trimesh.load(str(path), force="mesh", process=False, **options), skipped
 
 
+_NUMBER = rb"(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?i:nan|inf(?:inity)?))"
+_INDEX = rb"[-+]?\d+(?:/[-+]?\d*){0,2}"  # 7, 7/3, 7//5, 7/3/5, -1
+_GAP, _END = rb"[ \t]+", rb"[ \t]*(?:#[^\n]*)?\r?$"
+_BROKEN_OBJ_LINES = (
+    # a `v` line that is not x y z followed by optional numbers (w, or a colour)
+    (re.compile(rb"^[ \t]*v(?=[ \t\r]|$)(?!(?:" + _GAP + _NUMBER + rb"){3,}" + _END + rb")[^\n]*", re.MULTILINE),
+     "a vertex needs three numbers (x y z)"),
+    # an `f` line with fewer than three vertex indices
+    (re.compile(rb"^[ \t]*f(?=[ \t\r]|$)(?!(?:" + _GAP + _INDEX + rb"){3,}" + _END + rb")[^\n]*", re.MULTILINE),
+     "a face needs at least three vertex indices"),
+)
+
+
+def check_obj_geometry(path: Path) -> None:
+    """A StrikePoseError naming the file and the line of the first vertex with fewer than three numbers or
+    face with fewer than three indices: trimesh would drop or misread such lines and render what is left.
+    Lines continued with a backslash are joined first, as trimesh does."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StrikePoseError(f"mesh {path} could not be read ({exc.strerror or exc}); check the file") from None
+    continuation = re.compile(rb"\\\r?\n")
+    text = continuation.sub(b"", raw)
+    found = [(m.start(), m, what) for pattern, what in _BROKEN_OBJ_LINES if (m := pattern.search(text))]
+    if not found:
+        return
+    at, match, what = min(found, key=lambda f: f[0])
+    for joined in continuation.finditer(raw):  # from the joined text back to the file's own lines
+        if joined.start() > at:
+            break
+        at += len(joined.group())
+    line = raw.count(b"\n", 0, at) + 1
+    shown = match.group().decode("utf-8", "replace").strip()
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise StrikePoseError(f"mesh {path}, line {line}: {what}, got {shown!r}; repair the file "
+                          "(or export the mesh again)")
+
+
 def load_mesh_file(path: str | Path, texture: np.ndarray | None = None) -> Mesh:
     """Load an OBJ (with MTL and textures), glTF/GLB, PLY, STL or OFF file through trimesh."""
     import trimesh
 
     path = existing_file(path, "mesh", MESH_HINT)
+    if path.suffix.lower() == ".obj":
+        check_obj_geometry(path)
     try:
         try:
             tm, skipped = _trimesh_load(path)
