@@ -252,3 +252,29 @@ def test_running_out_of_gpu_memory_is_one_line(classifier, monkeypatch, capsys):
 
     with pytest.raises(StrikePoseError, match="ran out of memory.*--device cpu"):
         classifier.probabilities(np.zeros((224, 224, 3), np.uint8))
+
+
+# ------------------------------------------------------------------------------- installing
+
+def test_the_project_file_installs_without_setuptools_warnings(tmp_path):
+    """The project's metadata, applied by the installed setuptools as `pip install` does, with every
+    warning an error: a deprecated form (the license as a table) would print a screenful on install."""
+    import tomllib
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert isinstance(project["license"], str)  # an SPDX expression (PEP 639) ...
+    assert not any(c.startswith("License ::") for c in project.get("classifiers", []))  # ... and no classifier
+    cwd = os.getcwd()
+    os.chdir(root)  # the configuration's paths (README, packages) are relative to the project folder
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            dist = apply_configuration(Distribution(), root / "pyproject.toml")
+    finally:
+        os.chdir(cwd)
+    assert dist.metadata.license_expression == "MIT"
