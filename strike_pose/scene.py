@@ -28,9 +28,10 @@ import numpy as np
 from PIL import Image
 
 from strike_pose.errors import StrikePoseError, shown
+from strike_pose.rotations import ANGLE_AXES, POSE_AXES
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
-POSE_FIELDS = ("yaw", "pitch", "roll", "x", "y", "z")
+POSE_FIELDS = POSE_AXES  # the fields of a Pose, in the order of its six numbers
 NEAR, FAR = 0.1, 1000.0
 IMAGENET_MEAN_RGB = (124, 116, 104)
 MAX_ANGLE = 36000.0  # degrees (100 turns): beyond it float32 maths loses the angle, so a pose is refused
@@ -66,7 +67,7 @@ class Pose:
             number = finite_float(value)
             if number is None:
                 raise StrikePoseError(f"pose {name} must be a finite number, got {shown(value)}")
-            if name in ("yaw", "pitch", "roll") and abs(number) > MAX_ANGLE:
+            if name in ANGLE_AXES and abs(number) > MAX_ANGLE:
                 raise StrikePoseError(
                     f"pose {name} is {number:g} degrees, far outside a turn; give an angle within "
                     f"+-{MAX_ANGLE:g} (angles repeat every 360 degrees: {math.fmod(number, 360.0):g} is the same)"

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from strike_pose import Pose, StrikePoseError
-from strike_pose.render.transforms import model_matrix, projection, rotation
+from strike_pose.render.transforms import model_matrix, projection
+from strike_pose.rotations import rotation
 
 
 def deg(v):

@@ -46,7 +46,6 @@ from typing import Any
 from strike_pose.errors import StrikePoseError
 
 KINDS = ("landscape", "sensitivity", "attack", "transfer")
-POSE_AXES = ("yaw", "pitch", "roll", "x", "y", "z")
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from strike_pose.rotations import POSE_AXES, wrap_degrees
+
 CHUNK = 64  # poses per landscape or transfer item: one tiled render, one batched classification
-POSE_AXES = ("yaw", "pitch", "roll", "x", "y", "z")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class Worker:
                 pose[k] = value
                 delta = value - start[k]
                 if k < 3:
-                    delta = (delta + 180) % 360 - 180
+                    delta = wrap_degrees(delta)
                 poses.append(pose)
                 meta.append((axis, float(start[k]), float(value), float(delta)))
         probs = self.classify(scene, p["model"], poses)

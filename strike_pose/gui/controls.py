@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from strike_pose.render.transforms import frustum_half_extent
+from strike_pose.rotations import wrap_degrees
 from strike_pose.scene import Pose
 
 ANGLE_STEP = 5.0  # degrees
@@ -68,11 +69,6 @@ HELP_ROWS: tuple[tuple[str, str], ...] = (
 def action_for_key(name: str, ctrl: bool = False) -> str | None:
     """The action of a key (pyglet's key name, e.g. 'LEFT', 'Q'), or None."""
     return (CTRL_KEY_ACTIONS if ctrl else KEY_ACTIONS).get(name)
-
-
-def wrap_degrees(angle: float) -> float:
-    """An angle in [-180, 180)."""
-    return (angle + 180.0) % 360.0 - 180.0
 
 
 def clamp_pose(pose: Pose, fov_y: float, aspect: float = 1.0) -> Pose:

@@ -1,7 +1,9 @@
 """The pose and camera maths, written once and used by both renderers.
 
-The OpenGL renderer calls these on float64 numpy arrays and uploads the result (so rendering needs no
-torch); the differentiable twin calls them on torch tensors that require grad. Conventions (docs/RENDERING.md):
+The rotation itself comes from strike_pose.rotations (every layer shares it); this module adds the
+translation, the projection and the framing. The OpenGL renderer calls these on float64 numpy arrays
+and uploads the result (so rendering needs no torch); the differentiable twin calls them on torch
+tensors that require grad. Conventions (docs/RENDERING.md):
 - R = Ry(yaw) Rx(pitch) Rz(roll), angles in degrees; v_camera = R v_object + (x, y, z);
 - camera at the origin looking down -z, +y up; OpenGL perspective with a vertical field of view;
 - pixel (row i, column j) of an H x W image has its centre at NDC ((j + .5) / W * 2 - 1, 1 - (i + .5) / H * 2).
@@ -15,35 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from strike_pose.rotations import rotation
+
 if TYPE_CHECKING:
     import torch
-
-
-def _array_ops(a):
-    """(cos, sin, ones_like, zeros_like, stack along the last axis) for torch tensors, else numpy's."""
-    if not type(a).__module__.startswith("torch"):
-        return np.cos, np.sin, np.ones_like, np.zeros_like, lambda entries: np.stack(entries, axis=-1)
-    import torch
-
-    return torch.cos, torch.sin, torch.ones_like, torch.zeros_like, lambda entries: torch.stack(entries, dim=-1)
-
-
-def rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
-    """Rotations Ry(yaw) Rx(pitch) Rz(roll) from angles in degrees: (..., 3, 3) for angles of any shape
-    (..., ), so a batch of poses gives a batch of matrices. Torch tensors in, torch out (differentiable);
-    numpy arrays in, numpy out."""
-    cos, sin, ones_like, zeros_like, stack = _array_ops(yaw)
-    y, p, r = (a * (math.pi / 180) for a in (yaw, pitch, roll))
-    one, zero = ones_like(y), zeros_like(y)
-    cy, sy, cp, sp, cr, sr = cos(y), sin(y), cos(p), sin(p), cos(r), sin(r)
-
-    def matrix(*entries):
-        return stack(entries).reshape(*y.shape, 3, 3)
-
-    ry = matrix(cy, zero, sy, zero, one, zero, -sy, zero, cy)
-    rx = matrix(one, zero, zero, zero, cp, -sp, zero, sp, cp)
-    rz = matrix(cr, -sr, zero, sr, cr, zero, zero, zero, one)
-    return ry @ rx @ rz
 
 
 def pose_rotation_translation(pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,12 +12,13 @@ shrinking the radius to the closest fooling pose found keeps exactly the poses t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from strike_pose.render.transforms import frustum_half_extent, rotation
+from strike_pose.render.transforms import frustum_half_extent
+from strike_pose.rotations import (axis_angle_matrix, euler_from_matrix, quaternion_matrix, rotation_angle,
+                                   rotation_matrix, turned_towards, unwrap_degrees)
 from strike_pose.scene import Light, Pose, Scene
 
 POSE_SCALE = np.array([1.0, 1.0, 1.0, 1 / 30, 1 / 30, 1 / 30])  # degrees; scene units per degree
@@ -25,50 +26,9 @@ LIGHT_SCALE = np.array([0.01, 0.01, 0.01, 0.01, 0.01])  # ambient, diffuse, dire
 LIGHT_RANGE = (0.0, 1.5)  # ambient and diffuse stay within this range
 
 
-def rotation_matrix(pose: np.ndarray) -> np.ndarray:
-    t = np.asarray(pose[:3], np.float64)
-    return rotation(t[0], t[1], t[2])
-
-
-def euler_from_matrix(r: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees with R = Ry(yaw) Rx(pitch) Rz(roll)."""
-    pitch = math.asin(max(-1.0, min(1.0, -r[1, 2])))
-    yaw = math.atan2(r[0, 2], r[2, 2])
-    roll = math.atan2(r[1, 0], r[1, 1])
-    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
-
-
-def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
-    """The angle in degrees of the rotation that takes pose a's orientation to pose b's."""
-    rel = rotation_matrix(b) @ rotation_matrix(a).T
-    return math.degrees(math.acos(max(-1.0, min(1.0, (np.trace(rel) - 1) / 2))))
-
-
 def translation_distance(a: np.ndarray, b: np.ndarray) -> float:
     """How far pose b's centre is from pose a's, in scene units."""
     return float(np.linalg.norm(np.asarray(b[3:6], np.float64) - np.asarray(a[3:6], np.float64)))
-
-
-def _axis_angle_matrix(axis: np.ndarray, angle_deg: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    a = math.radians(angle_deg)
-    return np.eye(3) + math.sin(a) * k + (1 - math.cos(a)) * (k @ k)
-
-
-def _quaternion_matrix(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def unwrap(angles, near) -> np.ndarray:
-    """Angles shifted by multiples of 360 to lie closest to `near` (keeps poses readable)."""
-    a, near = np.asarray(angles, np.float64), np.asarray(near, np.float64)
-    return a + 360.0 * np.round((near - a) / 360.0)
 
 
 def light_vector(light: Light) -> np.ndarray:
@@ -127,15 +87,10 @@ class Region:
         p = np.array(params, dtype=np.float64)
         start = np.asarray(self.start, np.float64)
         if self.radius is not None:
-            angle = rotation_angle(start, p)
-            if angle > self.radius:
-                rel = rotation_matrix(p) @ rotation_matrix(start).T
-                axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
-                if np.linalg.norm(axis) > 1e-9:
-                    r = _axis_angle_matrix(axis, self.radius) @ rotation_matrix(start)
-                    p[:3] = unwrap(euler_from_matrix(r), p[:3])
-                else:  # half a turn away: no unique way back, so go back to the start's orientation
-                    p[:3] = start[:3]
+            if rotation_angle(start, p) > self.radius:
+                r = turned_towards(start, p, self.radius)
+                # None: half a turn away, no unique way back, so go back to the start's orientation
+                p[:3] = start[:3] if r is None else unwrap_degrees(euler_from_matrix(r), p[:3])
             reach = self.radius * POSE_SCALE[3:6]
             p[3:6] = np.clip(p[3:6], start[3:6] - reach, start[3:6] + reach)
         p[5] = min(max(p[5], self.z_far), self.z_near)
@@ -154,26 +109,18 @@ class Region:
         along the geodesic, the other parameters on a straight line."""
         a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
         out = a + fraction * (b - a)
-        rel = rotation_matrix(b) @ rotation_matrix(a).T
-        axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
-        if np.linalg.norm(axis) > 1e-12:
-            r = _axis_angle_matrix(axis, fraction * rotation_angle(a, b)) @ rotation_matrix(a)
-            out[:3] = unwrap(euler_from_matrix(r), a[:3] + fraction * (b[:3] - a[:3]))
+        r = turned_towards(a, b, fraction * rotation_angle(a, b), tolerance=1e-12)
+        if r is not None:
+            out[:3] = unwrap_degrees(euler_from_matrix(r), out[:3])
         return out
 
     def step_towards(self, params: np.ndarray, target: np.ndarray, max_step: float) -> np.ndarray:
         """`params` moved towards `target` by at most `max_step`: the orientation by at most that
         many degrees (along the geodesic), every other parameter by at most that many of its units."""
         p, out = np.asarray(params, np.float64), np.array(target, np.float64)
-        angle = rotation_angle(p, out)
-        if angle > max_step:
-            rel = rotation_matrix(out) @ rotation_matrix(p).T
-            axis = np.array([rel[2, 1] - rel[1, 2], rel[0, 2] - rel[2, 0], rel[1, 0] - rel[0, 1]])
-            if np.linalg.norm(axis) > 1e-9:
-                r = _axis_angle_matrix(axis, max_step) @ rotation_matrix(p)
-                out[:3] = unwrap(euler_from_matrix(r), p[:3])
-            else:
-                out[:3] = p[:3]
+        if rotation_angle(p, out) > max_step:
+            r = turned_towards(p, out, max_step)
+            out[:3] = p[:3] if r is None else unwrap_degrees(euler_from_matrix(r), p[:3])
         limit = max_step * self.scale[3:]
         out[3:] = p[3:] + np.clip(out[3:] - p[3:], -limit, limit)
         return out
@@ -187,7 +134,7 @@ class Region:
         for i in range(n):
             if self.radius is None:
                 q = rng.normal(size=4)
-                r = _quaternion_matrix(q / np.linalg.norm(q))
+                r = quaternion_matrix(q / np.linalg.norm(q))
                 z = rng.uniform(self.z_far, self.z_near)
                 x = rng.uniform(-1, 1) * -z * tx * self.margin
                 y = rng.uniform(-1, 1) * -z * ty * self.margin
@@ -195,9 +142,9 @@ class Region:
             else:
                 axis = rng.normal(size=3)
                 angle = self.radius * rng.uniform() ** (1 / 3)
-                r = _axis_angle_matrix(axis, angle) @ rotation_matrix(start)
+                r = axis_angle_matrix(axis, angle) @ rotation_matrix(start)
                 shift = rng.uniform(-1, 1, 3) * self.radius * POSE_SCALE[3:6]
-                out[i, :6] = (*unwrap(euler_from_matrix(r), start[:3]), *(start[3:6] + shift))
+                out[i, :6] = (*unwrap_degrees(euler_from_matrix(r), start[:3]), *(start[3:6] + shift))
             if self.light is not None:
                 direction = rng.normal(size=3)
                 out[i, 6:] = (*rng.uniform(*LIGHT_RANGE, 2), *direction / np.linalg.norm(direction))
