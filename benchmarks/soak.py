@@ -367,7 +367,7 @@ def renderer_phase(scene, count: int = 50, size: int = 224, progress: bool = Fal
 def thread_phase(scene, count: int = 50, sizes=(224, 448), progress: bool = False) -> Series:
     """Start a thread that renders `scene` at `sizes` through strike_pose.render.render (the thread's
     own default renderer, created on first use) and wait for it to end, `count` times."""
-    from strike_pose.render import render
+    from strike_pose.render import render_image as render
 
     def once(i: int) -> None:
         worker = threading.Thread(target=lambda: [render(scene, frame_pose(i, scene), size=s) for s in sizes],

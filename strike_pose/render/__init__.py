@@ -1,4 +1,7 @@
-"""Rendering: `gl` draws the picture with OpenGL; `diff` is its differentiable torch twin."""
+"""Rendering: `gl` draws the picture with OpenGL; `diff` is its differentiable torch twin.
+
+`render_image(scene, pose)` is the picture from this thread's renderer.
+"""
 
 from __future__ import annotations
 
@@ -35,8 +38,8 @@ def default_renderer() -> GLRenderer:
     return holder.renderer
 
 
-def render(scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int, int] | None = None,
-           msaa: int = 0) -> np.ndarray:
+def render_image(scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int, int] | None = None,
+                 msaa: int = 0) -> np.ndarray:
     """The picture of `scene` at `pose` (Pose or six numbers), (H, W, 3) uint8, default 224x224.
 
     The framing depends only on the camera, so a larger size is a supersampled view of the same picture.
@@ -44,4 +47,4 @@ def render(scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int
     return default_renderer().render(scene, pose, size=size or 224, msaa=msaa)
 
 
-__all__ = ["GLRenderer", "default_renderer", "render"]
+__all__ = ["GLRenderer", "default_renderer", "render_image"]
