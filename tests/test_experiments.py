@@ -67,6 +67,7 @@ def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
     ("[[landscape]]\nname = 'a'\n[[sensitivity]]\nname = 'a'", "two studies are named 'a'"),
     ("seed = 1", "no study"),
     ("[[landscapes]]\nname = 'a'", "unknown field 'landscapes'"),
+    ("[[landscape]]\nname = '../up'", "cannot name the folder of its rows"),
 ])
 def test_config_errors_name_the_field(text, words):
     import tomllib
@@ -89,6 +90,50 @@ def test_cli_reports_a_bad_config_on_one_line(tmp_path, capsys):
     assert main(["experiment", str(bad), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "poses must be at least 1" in err and not (tmp_path / "out").exists()
+
+
+def test_scene_files_keep_every_key_a_plain_file_name(tmp_path, monkeypatch):
+    from strike_pose.experiments.plan import plan
+
+    scene = tmp_path / "box.toml"
+    scene.write_text((Path(__file__).resolve().parent.parent / "scenes" / "school_bus.toml").read_text())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "box.toml").write_text(scene.read_text())
+    monkeypatch.chdir(tmp_path)
+    scenes = f"scenes = ['{scene}', 'sub/box.toml', 'school_bus']"
+    experiment = parse_experiment(__import__("tomllib").loads(
+        f"[[landscape]]\nname = 'l'\nposes = 8\n{scenes}\n[[sensitivity]]\nname = 's'\nstarts = 1\n{scenes}\n"
+        f"[[attack]]\nname = 'a'\nstarts = 1\nmethods = ['random']\n{scenes}\n"))
+    for study in experiment.studies:
+        keys = [item.key for item in plan(experiment, study, lambda name: [])]
+        assert keys and all(Path(k).name == k and "/" not in k for k in keys), keys
+        assert len({k.split("-")[0] for k in keys}) == 3 and len(set(keys)) == len(keys)  # one name per scene
+    assert any(k.startswith("school_bus-") for k in keys)  # a bundled scene's keys are as before
+
+
+def test_scenes_given_as_paths_are_stored_summarised_and_reported(tmp_path, monkeypatch):
+    from strike_pose.experiments.store import ResultStore
+
+    bus = (Path(__file__).resolve().parent.parent / "scenes" / "school_bus.toml").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (elsewhere / "box.toml").write_text(bus)
+    (elsewhere / "sub" / "box.toml").write_text(bus)
+    monkeypatch.chdir(elsewhere)
+    config = write(tmp_path, f"name = 'p'\n[[landscape]]\nname = 'poses'\nposes = 8\n"
+                             f"scenes = ['{elsewhere / 'box.toml'}', 'sub/box.toml']\n")
+    out = tmp_path / "out"
+    summary = run_experiment(config, out, progress=False)
+    files = sorted(p for p in tmp_path.rglob("*.parquet"))
+    assert files and all(p.parent == out / "rows" / "poses" for p in files), files
+    assert len(ResultStore(out).rows("poses")) == 16 and summary["studies"][0]["rows"] == 16
+    table = summary["studies"][0]["table"]
+    assert sorted(r["scene"] for r in table) == sorted([str(elsewhere / "box.toml"), "sub/box.toml"])
+    assert all(r["poses"] == 8 for r in table)
+    report = (out / "report.html").read_text()
+    assert str(elsewhere / "box.toml") in report and "sub/box.toml" in report
+    assert len(list((out / "plots").glob("poses-*-maps.png"))) == 2
+    assert not list(elsewhere.rglob("*.parquet")) and not list(elsewhere.rglob("*.png"))
 
 
 @pytest.fixture(scope="module")

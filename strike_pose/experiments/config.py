@@ -185,6 +185,9 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
     if "name" not in table:
         raise StrikePoseError(f"{where} has no name; add name = \"...\"")
     name = _string(table["name"], f"{where}.name")
+    if "/" in name or "\\" in name or name.startswith(".") or not name.isprintable():
+        raise StrikePoseError(f"{where}.name {name!r} cannot name the folder of its rows (OUT/rows/NAME); use "
+                              "letters, digits, - and _")
     where = f"{kind} {name!r}"
     if "model" in table and "models" in table:
         raise StrikePoseError(f"{where}: give model or models, not both")

@@ -8,6 +8,8 @@ landscape or an attack).
 from __future__ import annotations
 
 import collections
+import hashlib
+import re
 
 import numpy as np
 
@@ -21,6 +23,21 @@ def plan(experiment: Experiment, study: Study, rows_of) -> list[Item]:
     """The items of a study; `rows_of(name)` gives the rows of an earlier study (attack, transfer)."""
     return {"landscape": _landscape, "sensitivity": _sensitivity, "attack": _attack,
             "transfer": _transfer}[study.kind](experiment, study, rows_of)
+
+
+def scene_key(scene: str) -> str:
+    """The scene's part of item keys and file names: a bundled name as it is; a path (absolute or relative)
+    as its file's stem and a short hash of the path, so its files stay in their study's folder and two
+    files of the same name do not share them."""
+    if re.fullmatch(r"[A-Za-z0-9_]+", scene):
+        return scene
+    stem = re.sub(r"[^A-Za-z0-9_]+", "_", scene.rsplit("/", 1)[-1].removesuffix(".toml")).strip("_") or "scene"
+    return f"{stem}_{hashlib.sha256(scene.encode()).hexdigest()[:8]}"
+
+
+def model_key(model: str) -> str:
+    """The model's part of item keys and file names ("timm:resnet50" -> "timm_resnet50")."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", model)
 
 
 def _light_dict(setting) -> dict | None:
@@ -61,7 +78,7 @@ def _landscape(experiment: Experiment, study: Study, rows_of) -> list[Item]:
             for model in study.models:
                 for first in range(0, len(poses), CHUNK):
                     chunk = poses[first:first + CHUNK]
-                    key = f"{scene_name}-light{li}-{model.replace(':', '_')}-{first // CHUNK:05d}"
+                    key = f"{scene_key(scene_name)}-light{li}-{model_key(model)}-{first // CHUNK:05d}"
                     items.append(Item(study.name, "landscape", key, {
                         "scene": scene_name, "light": _light_dict(light), "light_label": light.label, "model": model,
                         "first": first, "poses": chunk.tolist()}))
@@ -76,7 +93,7 @@ def _sensitivity(experiment: Experiment, study: Study, rows_of) -> list[Item]:
         z = load_scene(scene_name).pose.z
         for model in study.models:
             for start in range(study.starts):
-                key = f"{scene_name}-{model.replace(':', '_')}-{start:04d}"
+                key = f"{scene_key(scene_name)}-{model_key(model)}-{start:04d}"
                 items.append(Item(study.name, "sensitivity", key, {
                     "scene": scene_name, "model": model, "start": start, "trials": study.trials,
                     "z": [z - 4.0, min(z + 3.0, -1.0)], "seed": seed_for(experiment.seed, study.name, scene_name, start)}))
@@ -108,7 +125,7 @@ def _attack(experiment: Experiment, study: Study, rows_of) -> list[Item]:
             for si, start in enumerate(starts):
                 for method in study.methods:
                     for target in targets:
-                        key = (f"{scene_name}-{model.replace(':', '_')}-s{si:03d}-{method}-"
+                        key = (f"{scene_key(scene_name)}-{model_key(model)}-s{si:03d}-{method}-"
                                f"{'untargeted' if target is None else f't{target:03d}'}")
                         items.append(Item(study.name, "attack", key, {
                             "scene": scene_name, "model": model, "start": start.tolist(), "start_index": si,
@@ -142,6 +159,6 @@ def _transfer(experiment: Experiment, study: Study, rows_of) -> list[Item]:
     for model in models:
         todo = [s for s in sources if s["model"] != model]
         for first in range(0, len(todo), CHUNK):
-            key = f"{model.replace(':', '_')}-{first // CHUNK:05d}"
+            key = f"{model_key(model)}-{first // CHUNK:05d}"
             items.append(Item(study.name, "transfer", key, {"model": model, "sources": todo[first:first + CHUNK]}))
     return items

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from strike_pose.experiments.plan import model_key, scene_key
 from strike_pose.experiments.work import POSE_AXES
 
 THUMBNAILS = 8  # fooling shots per study and scene
@@ -89,7 +90,7 @@ def _thumbnails(root: Path, study, picks: list[dict], light_of=lambda r: None) -
         if light:
             scene = scene.with_light(**{k: (tuple(v) if k == "direction" else v) for k, v in light.items()})
         pose = [r[a] for a in POSE_AXES]
-        path = root / "shots" / f"{study.name}-{r['scene']}-{i:02d}.png"
+        path = root / "shots" / f"{study.name}-{scene_key(r['scene'])}-{i:02d}.png"
         if not path.exists():
             write_png(path, renderer.render(scene, pose, size=160))
         cells.append(f"<figure><img src='shots/{_e(path.name)}' alt='fooling pose'><figcaption>"
@@ -108,7 +109,7 @@ def _landscape(root, study, rows, entry) -> str:
     for r in rows:
         groups[(r["scene"], r["model"])].append(r)
     for (scene, model), group in sorted(groups.items()):
-        figures.append(_figure(root, f"{study.name}-{scene}-{model.replace(':', '_')}-maps",
+        figures.append(_figure(root, f"{study.name}-{scene_key(scene)}-{model_key(model)}-maps",
                                lambda plt: _maps(plt, group, f"{scene}, {model}")))
     light_of = {s.label: {k: getattr(s, k) for k in ("ambient", "diffuse", "direction")
                           if getattr(s, k) is not None} for s in study.lights}

@@ -49,6 +49,8 @@ class ResultStore:
                                                 "sha256": experiment.sha256}, indent=2).encode())
 
     def path(self, item) -> Path:
+        if Path(item.key).name != item.key or item.key.startswith("."):  # a key is one file name in the study's folder
+            raise ValueError(f"work item key {item.key!r} is not a plain file name")
         return self.rows_dir / item.study / f"{item.key}.parquet"
 
     def done(self, item) -> bool:
