@@ -92,6 +92,16 @@ def test_cli_reports_a_bad_config_on_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "poses must be at least 1" in err and not (tmp_path / "out").exists()
 
 
+def test_a_bundled_name_is_not_shadowed_by_a_folder_of_that_name(tmp_path, monkeypatch):
+    from strike_pose.experiments.config import EXPERIMENTS_DIR, experiment_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quick").mkdir()  # what `experiment quick --out quick` leaves, before `... --resume`
+    assert experiment_path("quick") == EXPERIMENTS_DIR / "quick.toml"
+    with pytest.raises(StrikePoseError, match="is a folder"):
+        experiment_path("./quick")
+
+
 def test_scene_files_keep_every_key_a_plain_file_name(tmp_path, monkeypatch):
     from strike_pose.experiments.plan import plan
 

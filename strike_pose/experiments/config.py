@@ -111,15 +111,16 @@ _TOP = {"name", "seed", "model", *KINDS}
 
 
 def experiment_path(name_or_path: str | Path) -> Path:
-    """A path, or the name of a file in experiments/ (with or without .toml)."""
+    """A path, or the name of a file in experiments/ (with or without .toml). A bundled name is not
+    shadowed by a folder of that name (`experiment quick --out quick` makes one): ./quick is the folder."""
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
-    if path.is_dir():
-        raise StrikePoseError(f"{path} is a folder; give an experiment .toml file")
     bundled = EXPERIMENTS_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
     if "/" not in str(name_or_path) and bundled.is_file():
         return bundled
+    if path.is_dir():
+        raise StrikePoseError(f"{path} is a folder; give an experiment .toml file")
     known = ", ".join(sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.toml"))) or "none"
     raise StrikePoseError(f"experiment file not found: {path}; give a .toml path or a bundled name ({known})")
 
