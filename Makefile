@@ -10,7 +10,7 @@ GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test bench bench-search soak screenshots experiment system-gl system-gui system-browser venv clean
+.PHONY: run test bench bench-search soak screenshots experiment cluster system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
@@ -40,6 +40,9 @@ soak: system-gl venv
 experiment: system-gl venv
 	$(VENV)/bin/strike-pose experiment quick --out out/quick --resume
 
+# Ray, for `strike-pose experiment ... --backend ray` (make run installs the project without it).
+cluster: system-gl $(VENV)/.stamp-cluster
+
 system-gl:
 	@sh .ci/system-packages $(GL_PACKAGES)
 
@@ -63,6 +66,11 @@ $(VENV)/.stamp: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.stamp-test: $(VENV)/.stamp
 	$(PY) -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "import pytest"
+	touch $@
+
+$(VENV)/.stamp-cluster: $(VENV)/.stamp
+	$(PY) -m pip install -q -e '.[cluster]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import ray"
 	touch $@
 
 clean:

@@ -102,6 +102,32 @@ def test_a_bundled_name_is_not_shadowed_by_a_folder_of_that_name(tmp_path, monke
         experiment_path("./quick")
 
 
+def test_ray_missing_is_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    from strike_pose.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without Ray
+    config = write(tmp_path, "[[landscape]]\nname = 'a'\nposes = 8\n")
+    assert main(["experiment", str(config), "--out", str(tmp_path / "out"), "--backend", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "needs Ray" in err and "make cluster" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_cluster_is_one_line_within_seconds(tmp_path):
+    pytest.importorskip("ray")
+    with socket.socket() as s:  # a loopback port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = write(tmp_path, "[[landscape]]\nname = 'a'\nposes = 8\n")
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "strike_pose", "experiment", str(config), "--out",
+                           str(tmp_path / "out"), "--backend", "ray", "--address", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and time.monotonic() - began < 60, done.stderr[-2000:]
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr[-2000:]
+    assert f"127.0.0.1:{port}" in done.stderr and not (tmp_path / "out").exists()
+
+
 def test_scene_files_keep_every_key_a_plain_file_name(tmp_path, monkeypatch):
     from strike_pose.experiments.plan import plan
 

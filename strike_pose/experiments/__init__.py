@@ -23,7 +23,7 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
                    progress: bool = True) -> dict:
     """Run every study not yet done, then write summary.json, the plots and report.html into out_dir."""
     from strike_pose.errors import StrikePoseError
-    from strike_pose.experiments.backends import BACKENDS, run_local, run_ray
+    from strike_pose.experiments.backends import BACKENDS, check_ray, run_local, run_ray
     from strike_pose.experiments.plan import PHASES, plan
     from strike_pose.experiments.report import write_report, write_summary
     from strike_pose.experiments.summary import summarize
@@ -35,6 +35,8 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
     if workers is not None and workers < 1:
         raise StrikePoseError(f"--workers must be at least 1, got {workers}")
     experiment = config if isinstance(config, Experiment) else load_experiment(config)
+    if backend == "ray":
+        check_ray(address)  # before anything is written or started
     store = ResultStore(out_dir)
     store.prepare(experiment, resume)
     for kinds in PHASES:

@@ -9,6 +9,8 @@ driver loses only the items in flight, which `--resume` runs again.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -28,8 +30,48 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise StrikePoseError("the ray backend needs Ray: pip install 'strike-pose[cluster]' (or pip install ray)") from None
+        raise StrikePoseError(f"the ray backend needs Ray, which this Python lacks: run `make cluster` in the project "
+                              f"folder (it installs the [cluster] extra), or {sys.executable} -m pip install "
+                              "'ray>=2.9'; or use --backend local") from None
     return ray
+
+
+CONNECT_SECONDS = 5.0  # how long a cluster's address may take to accept a connection
+
+
+def check_ray(address: str | None = None) -> None:
+    """Before any work: Ray is installed and, with an address, something listens there. Without this a
+    missing Ray would fail after the progress bar, and an address where nothing listens would make
+    ray.init retry for ever."""
+    if address:
+        _use_the_local_token()  # before Ray is imported: it reads the mode once
+    _import_ray()
+    if address:
+        check_reachable(address)
+
+
+def check_reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
+    """A StrikePoseError unless a TCP connection to the cluster's HOST:PORT (or ray://HOST:PORT) opens
+    within `seconds`; "auto" and "local" are left to Ray."""
+    text = address.strip()
+    if text in ("auto", "local"):
+        return
+    host, colon, port = text.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise StrikePoseError(f"--address {address} is not HOST:PORT; give the address `ray start --head` printed "
+                              "(e.g. 10.0.0.5:6379)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds):
+            pass
+    except socket.timeout:
+        reason = f"no answer within {seconds:g} s"
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+    else:
+        return
+    raise StrikePoseError(f"no Ray cluster can be reached at {address} ({reason}); check the address (ray start "
+                          "--head prints it) and that the head is running, or use --backend local")
 
 
 def _use_the_local_token() -> None:
