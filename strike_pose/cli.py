@@ -268,10 +268,23 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from strike_pose.experiments import run_experiment
+    import shlex
 
-    summary = run_experiment(args.config, args.out, backend=args.backend, address=args.address,
-                             workers=args.workers, resume=args.resume, progress=not args.json)
+    from strike_pose.experiments import run_experiment
+    from strike_pose.experiments.store import MANIFEST
+
+    try:
+        summary = run_experiment(args.config, args.out, backend=args.backend, address=args.address,
+                                 workers=args.workers, resume=args.resume, progress=not args.json)
+    except KeyboardInterrupt:
+        if not (Path(args.out) / MANIFEST).is_file():  # interrupted before the results folder was started
+            raise
+        again = ["strike-pose", "experiment", args.config, "--out", args.out, "--resume"]
+        again += [f"--{k}={v}" for k, v in (("backend", args.backend), ("address", args.address),
+                                           ("workers", args.workers)) if v is not None and v != "local"]
+        print(f"error: interrupted; the finished items are kept in {args.out}: to finish the experiment, run "
+              f"{shlex.join(again)}", file=sys.stderr)
+        return 130
     if args.json:
         _print_json(summary)
         return 0

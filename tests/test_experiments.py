@@ -128,6 +128,22 @@ def test_an_unreachable_cluster_is_one_line_within_seconds(tmp_path):
     assert f"127.0.0.1:{port}" in done.stderr and not (tmp_path / "out").exists()
 
 
+def test_an_interrupted_run_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    import strike_pose.experiments.backends as backends
+    from strike_pose.cli import main
+
+    def interrupted(items, workers=None):
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(backends, "run_local", interrupted)
+    config = write(tmp_path, "[[landscape]]\nname = 'a'\nposes = 8\n")
+    out = tmp_path / "out"
+    assert main(["experiment", str(config), "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"experiment {config} --out {out} --resume" in err, err
+
+
 def test_scene_files_keep_every_key_a_plain_file_name(tmp_path, monkeypatch):
     from strike_pose.experiments.plan import plan
 
