@@ -190,11 +190,15 @@ _TOP_FIELDS = {"name", "mesh", "texture", "background", "true_class", "camera", 
 
 
 def _number(where: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
+    """`value` as a float if it is a finite number within lo..hi (either bound may be None), else a
+    StrikePoseError naming `where`: the one number check of scene and experiment files."""
     number = finite_float(value)
     if number is None:
         raise StrikePoseError(f"{where} must be a finite number, got {shown(value)}")
     if (lo is not None and number < lo) or (hi is not None and number > hi):
-        raise StrikePoseError(f"{where} must be between {lo:g} and {hi:g}, got {shown(value)}")
+        bound = (f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else
+                 f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+        raise StrikePoseError(f"{where} must be {bound}, got {shown(value)}")
     return number
 
 

@@ -67,6 +67,7 @@ def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
     ("[[landscape]]\nname = 'a'\n[[sensitivity]]\nname = 'a'", "two studies are named 'a'"),
     ("seed = 1", "no study"),
     ("[[landscapes]]\nname = 'a'", "unknown field 'landscapes'"),
+    ("[[attack]]\nname = 'a'\nbudget_seconds = 0", "attack 'a'.budget_seconds must be at least 0.1, got 0"),
     ("[[landscape]]\nname = '../up'", "cannot name the folder of its rows"),
 ])
 def test_config_errors_name_the_field(text, words):

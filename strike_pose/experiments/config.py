@@ -37,13 +37,13 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from strike_pose.errors import StrikePoseError
+from strike_pose.scene import _number as _scene_number
 
 KINDS = ("landscape", "sensitivity", "attack", "transfer")
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
@@ -205,7 +205,7 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         z = table.get("z", [-20.0, -5.0])
         if not isinstance(z, list) or len(z) != 2:
             raise StrikePoseError(f"{where}.z must be two numbers [farthest, nearest], got {z!r}")
-        lo, hi = sorted(_number(v, f"{where}.z") for v in z)
+        lo, hi = sorted(_scene_number(f"{where}.z", v) for v in z)
         if hi >= -0.5:
             raise StrikePoseError(f"{where}.z must stay in front of the camera (below -0.5), got {z!r}")
         out["z"] = (lo, hi)
@@ -233,10 +233,10 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         out["methods"] = methods
         out["targets"] = _targets(table.get("targets", "untargeted"), f"{where}.targets")
         out["source"] = _string(table["from"], f"{where}.from") if "from" in table else None
-        out["budget_seconds"] = _number(table.get("budget_seconds", 10.0), f"{where}.budget_seconds", 0.1)
+        out["budget_seconds"] = _scene_number(f"{where}.budget_seconds", table.get("budget_seconds", 10.0), 0.1)
         out["steps"] = _integer(table.get("steps", 100), f"{where}.steps", 1)
         if "radius" in table:
-            out["radius"] = _number(table["radius"], f"{where}.radius", 0.1, 180.0)
+            out["radius"] = _scene_number(f"{where}.radius", table["radius"], 0.1, 180.0)
         mode = _string(table.get("mode", "first"), f"{where}.mode")
         if mode not in ("first", "nearest"):
             raise StrikePoseError(f"{where}.mode must be \"first\" or \"nearest\", got {mode!r}")
@@ -245,7 +245,7 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         if "source" not in table:
             raise StrikePoseError(f"{where} has no source; add source = \"the name of a landscape or attack study\"")
         out["source"] = _string(table["source"], f"{where}.source")
-        out["min_prob"] = _number(table.get("min_prob", 0.0), f"{where}.min_prob", 0.0, 1.0)
+        out["min_prob"] = _scene_number(f"{where}.min_prob", table.get("min_prob", 0.0), 0.0, 1.0)
     return Study(**out)
 
 
@@ -294,14 +294,6 @@ def _strings(value, where: str) -> list[str]:
     if not isinstance(value, list) or not value:
         raise StrikePoseError(f"{where} must be a list of strings, got {value!r}")
     return [_string(v, where) for v in value]
-
-
-def _number(value, where: str, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise StrikePoseError(f"{where} must be a finite number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise StrikePoseError(f"{where} must be between {lo:g} and {hi if hi is not None else 'any':}, got {value!r}")
-    return float(value)
 
 
 def _integer(value, where: str, lo: int | None = None, hi: int | None = None) -> int:

@@ -1,18 +1,17 @@
 """Where an experiment's rows live: one Parquet file per finished work item, under OUT/rows/STUDY/.
 
-A file is written under a temporary name and renamed into place, so a killed run leaves whole files
-only; `--resume` skips every item whose file exists, so nothing is computed twice and nothing is lost
-or duplicated. A study's table is all its files read in the order of their names.
+A file is written under a temporary name and published in one step (strike_pose.export's writer, which
+never replaces a file), so a killed run leaves whole files only; `--resume` skips every item whose file
+exists, so nothing is computed twice and nothing is lost or duplicated. A study's table is all its files read in the order of their names.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from strike_pose.errors import StrikePoseError
+from strike_pose.export import _atomic_write
 
 MANIFEST = "experiment.json"
 
@@ -45,8 +44,9 @@ class ResultStore:
         except OSError as exc:
             raise StrikePoseError(f"cannot write into {self.root} ({exc.strerror}); give a folder you can write to") from None
         if not manifest.is_file():
-            _atomic_write(manifest, json.dumps({"name": experiment.name, "path": experiment.path,
-                                                "sha256": experiment.sha256}, indent=2).encode())
+            text = json.dumps({"name": experiment.name, "path": experiment.path, "sha256": experiment.sha256},
+                              indent=2)
+            _atomic_write(manifest, lambda handle: handle.write(text.encode()))
 
     def path(self, item) -> Path:
         if Path(item.key).name != item.key or item.key.startswith("."):  # a key is one file name in the study's folder
@@ -89,17 +89,3 @@ class ResultStore:
         tables = [t for t in tables if t.num_columns > 1]
         return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
 
-
-def _atomic_write(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if callable(data):
-                data(handle)
-            else:
-                handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
