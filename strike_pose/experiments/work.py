@@ -141,31 +141,34 @@ class Worker:
         return rows
 
     def _attack(self, item: Item) -> list[dict]:
+        """One search, reduced as the command line and the visualizer reduce theirs (SearchResult): the
+        closest fooling pose, else the pose with the lowest loss, with its verdict re-checked on OpenGL."""
         from strike_pose.search import search
+        from strike_pose.search.result import SearchResult
 
         p = item.payload
         scene = self.scene(p["scene"])
         clf = self.classifier(p["model"])
         target = p["target"]
+        options = dict(method=p["method"], target=target, radius=p["radius"], steps=p["steps"],
+                       budget_seconds=p["budget_seconds"], seed=p["seed"], mode=p["mode"])
         last = None
-        for last in search(scene, clf, start=p["start"], method=p["method"], target=target, radius=p["radius"],
-                           steps=p["steps"], budget_seconds=p["budget_seconds"], seed=p["seed"], mode=p["mode"],
-                           renderer=self.renderer):
+        for last in search(scene, clf, start=p["start"], renderer=self.renderer, **options):
             pass
-        found = last.closest if last is not None else None
-        final = found.pose.as_tuple() if found is not None else last.pose.as_tuple()
-        probs = found.probs if found is not None else last.probs
-        top1 = int(np.argmax(probs))
+        result = SearchResult.of(last, scene, clf, p["start"], renderer=self.renderer, **options)
+        probs, top1, nan = result.probs, result.top1, float("nan")
+        moved = result.distances() if result.success else {}
         return [{"study": item.study, "item": item.key, "scene": p["scene"], "model": p["model"],
                  "start_index": p["start_index"], "method": p["method"], "target": -1 if target is None else target,
-                 "success": found is not None, "steps": last.index, "evaluations": last.evaluations,
-                 "seconds": float(found.seconds if found is not None else last.seconds),
-                 "rotation_from_start": float(found.rotation_from_start) if found is not None else float("nan"),
-                 "translation_from_start": float(found.translation_from_start) if found is not None else float("nan"),
+                 "success": result.success, "steps": result.steps, "evaluations": result.evaluations,
+                 "seconds": float(result.found.seconds if result.success else result.seconds),
+                 "rotation_from_start": float(moved.get("rotation_from_start", nan)),
+                 "translation_from_start": float(moved.get("translation_from_start", nan)),
+                 "distance": float(moved.get("distance", nan)),
                  **{f"start_{a}": float(v) for a, v in zip(POSE_AXES, p["start"])},
-                 **dict(zip(POSE_AXES, map(float, final))), "true_class": scene.true_class,
+                 **dict(zip(POSE_AXES, map(float, result.pose.as_tuple()))), "true_class": scene.true_class,
                  "true_prob": float(probs[scene.true_class]), "top1": top1, "top1_prob": float(probs[top1]),
-                 "target_prob": float(probs[target]) if target is not None else float("nan")}]
+                 "target_prob": float(probs[target]) if target is not None else nan}]
 
     def _transfer(self, item: Item) -> list[dict]:
         p = item.payload

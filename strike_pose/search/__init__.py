@@ -43,7 +43,6 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
     """
     import threading
 
-    from strike_pose.errors import StrikePoseError
     from strike_pose.render import default_renderer
     from strike_pose.search.objective import Objective
     from strike_pose.search.region import region_for
@@ -54,6 +53,11 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
         raise StrikePoseError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
     if steps < 1:
         raise StrikePoseError(f"steps must be at least 1, got {steps}")
+    if not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise StrikePoseError(f"the seed must be a whole number of at least 0, got {seed!r}")
+    if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise StrikePoseError(f"the learning rate must be a positive number of degrees per step, got {learning_rate:g}; "
+                              "leave it out for the method's default")
     if budget_seconds is not None and not budget_seconds > 0:
         raise StrikePoseError(f"the time budget must be positive, got {budget_seconds:g} s")
     if radius is not None and not 0 < radius <= 180:
@@ -61,9 +65,16 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
     if target is not None and target == scene.true_class:
         raise StrikePoseError("the target is the scene's true class; choose another class or search untargeted")
     start = scene.pose if start is None else Pose.of(start)
+    renderer = renderer or default_renderer()
+    ids, _ = renderer.render_visibility(scene, start, size=classifier.input_size)
+    if not (ids > 0).any():
+        pose_text = ",".join(f"{v:g}" for v in start.as_tuple())
+        raise StrikePoseError(f"the object is not in view at the start pose {pose_text}: a search from there "
+                              "would only change the background's verdict; move the object into view (x and y "
+                              "within about 0.14 x -z of the centre) and search again")
     ctx = SearchContext(
         scene=scene, objective=Objective(classifier, scene.true_class, target, loss),
-        region=region_for(scene, start, radius, search_light), renderer=renderer or default_renderer(),
+        region=region_for(scene, start, radius, search_light), renderer=renderer,
         size=classifier.input_size, steps=steps, budget_seconds=budget_seconds,
         rng=np.random.default_rng(seed), cancel=cancel or threading.Event(), mode=mode,
         learning_rate=learning_rate,
@@ -77,25 +88,23 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
                seed: int = 0, learning_rate: float | None = None, mode: str = "nearest", loss: str = "margin",
                search_light: bool = False, out_dir=None, progress: bool = False, cancel=None,
                settings=None) -> dict:
-    """Run a search to its end; on success export the closest fooling shot (PNG + JSON sidecar)
+    """Run a search to its end; on success export the fooling shot it reports (PNG + JSON sidecar)
     into `out_dir`.
 
-    Returns the summary `strike-pose search --json` prints: success, steps, seconds, start_pose,
-    final_pose (the closest fooling pose, else the pose with the lowest loss), rotation_from_start,
-    translation_from_start, first (the first fooling pose), top, true_prob, target_prob, files.
+    Returns the summary `strike-pose search --json` prints (SearchResult.summary): success, steps,
+    seconds, start_pose and the start's verdict, final_pose (the closest fooling pose, the first in
+    the "first" mode, else the pose with the lowest loss), rotation_from_start, translation_from_start,
+    distance (what the nearest mode ranks by), first, top, true_prob, target_prob, light, files.
     """
-    from dataclasses import replace
-
-    from strike_pose.export import check_writable, export_shot, shot_record, shot_stem
-    from strike_pose.render import default_renderer
-    from strike_pose.search.region import rotation_angle, translation_distance
+    from strike_pose.export import check_writable
+    from strike_pose.search.result import SearchResult
 
     if out_dir is not None:
         check_writable(out_dir)  # before the search: what it finds must have somewhere to go
     start = scene.pose if start is None else Pose.of(start)
-    steps_iter = search(scene, classifier, start, method=method, target=target, radius=radius, steps=steps,
-                        budget_seconds=budget_seconds, seed=seed, learning_rate=learning_rate, mode=mode,
-                        loss=loss, search_light=search_light, cancel=cancel, settings=settings)
+    options = dict(method=method, target=target, radius=radius, steps=steps, budget_seconds=budget_seconds,
+                   seed=seed, learning_rate=learning_rate, mode=mode, loss=loss, search_light=search_light)
+    steps_iter = search(scene, classifier, start, **options, cancel=cancel, settings=settings)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -114,53 +123,14 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
     finally:
         if bar is not None:
             bar.close()
-    closest = last.closest if last is not None else None
-    best = closest or (last.lowest if last is not None else None)
-    final, light = (best.pose, best.light) if best is not None else (start, None)
-    found_scene = replace(scene, light=light) if light is not None else scene
-    # The verdict comes from the OpenGL picture at the final pose, as a user will reproduce it.
-    image = default_renderer().render(found_scene, final, size=classifier.input_size)
-    probs = classifier.probabilities(image)
-    top1 = int(np.argmax(probs))
-    success = closest is not None and (top1 != scene.true_class if target is None else top1 == target)
-    taken = last.index if last is not None else 0
-    seconds = last.seconds if last is not None else 0.0
-    start_array, final_array = np.array(start.as_tuple()), np.array(final.as_tuple())
-    result = {
-        "success": success,
-        "method": method,
-        "mode": mode,
-        "steps": taken,
-        "seconds": seconds,
-        "seconds_per_step": seconds / taken if taken else 0.0,
-        "evaluations": last.evaluations if last is not None else 0,
-        "start_pose": start.as_dict(),
-        "final_pose": final.as_dict(),
-        "rotation_from_start": rotation_angle(start_array, final_array),
-        "translation_from_start": translation_distance(start_array, final_array),
-        "first": last.first.summary() if last is not None and last.first is not None else None,
-        "top": classifier.top(probs, 5),
-        "true_prob": float(probs[scene.true_class]),
-        "target_prob": float(probs[target]) if target is not None else None,
-        "files": {},
-        "interrupted": interrupted,
-        "rejected": last.rejected if last is not None else 0,
-        "check": {"renderer": "opengl", "top1": top1, "fooled": success,
-                  "note": "the final pose re-rendered with OpenGL and re-classified before anything is exported"},
-    }
-    if light is not None:
-        result["light"] = closest.summary()["light"] if closest is not None else None
-    if success and out_dir is not None:
-        record = shot_record(found_scene, final, classifier, probs, target=target, method=method, mode=mode,
-                             steps=taken, seconds=round(seconds, 3), seed=seed, radius=radius,
-                             start_pose=start.as_dict(), rotation_from_start=round(result["rotation_from_start"], 3),
-                             translation_from_start=round(result["translation_from_start"], 4))
-        record["check"] = result["check"]
+    result = SearchResult.of(last, scene, classifier, start, interrupted=interrupted, **options)
+    summary = result.summary(classifier)
+    if result.success and out_dir is not None:
         try:
-            result["files"] = export_shot(out_dir, shot_stem(scene.name, probs), image, record)
+            summary["files"] = result.export(out_dir, classifier)
         except StrikePoseError as exc:  # never lose a found pose: the caller prints it
-            result["export_error"] = str(exc)
-    return result
+            summary["export_error"] = str(exc)
+    return summary
 
 
 def _progress_text(step: Step, classifier) -> str:
@@ -170,4 +140,12 @@ def _progress_text(step: Step, classifier) -> str:
     return f"loss {step.loss:+.3f} top-1 {classifier.labels[int(np.argmax(step.probs))][:20]}"
 
 
-__all__ = ["METHODS", "MODES", "LOSSES", "Found", "Step", "search", "run_search"]
+__all__ = ["METHODS", "MODES", "LOSSES", "DEFAULT_STEPS", "Found", "Step", "SearchResult", "search", "run_search"]
+
+
+def __getattr__(name: str):
+    if name == "SearchResult":  # imported when first used: it needs the renderer and export
+        from strike_pose.search.result import SearchResult
+
+        return SearchResult
+    raise AttributeError(f"module 'strike_pose.search' has no attribute {name!r}")

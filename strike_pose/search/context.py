@@ -22,8 +22,13 @@ from strike_pose.search.objective import Objective
 from strike_pose.search.region import Region, rotation_angle, translation_distance
 
 MODES = ("nearest", "first")
-SHRINK = 0.05
-SEARCH_BACK = 8  # poses a round when a new closest fooling pose is searched back towards the start  # after a fooling pose at distance d, the nearest mode looks within d * (1 - SHRINK)
+SHRINK = 0.05  # after a fooling pose at distance d, the nearest mode looks within d * (1 - SHRINK)
+SEARCH_BACK = 8  # poses a round when a new closest fooling pose is searched back towards the start
+
+
+def light_summary(light: Light) -> dict:
+    """A light as the summaries and sidecars write it."""
+    return {"ambient": light.ambient, "diffuse": light.diffuse, "direction": list(light.direction)}
 
 
 @dataclass(frozen=True)
@@ -36,18 +41,18 @@ class Found:
     loss: float
     rotation_from_start: float  # geodesic degrees
     translation_from_start: float  # scene units
-    distance: float  # max(rotation, shift in the region's units): what the nearest mode shrinks
+    distance: float  # max(rotation, shift in the region's units): what the nearest mode ranks and shrinks
     step: int  # the step during which it was found
     seconds: float
     evaluations: int
 
     def summary(self) -> dict:
         out = {"pose": self.pose.as_dict(), "rotation_from_start": round(self.rotation_from_start, 3),
-               "translation_from_start": round(self.translation_from_start, 4), "step": self.step,
+               "translation_from_start": round(self.translation_from_start, 4),
+               "distance": round(self.distance, 3), "step": self.step,
                "seconds": round(self.seconds, 3)}
         if self.light is not None:
-            out["light"] = {"ambient": self.light.ambient, "diffuse": self.light.diffuse,
-                            "direction": list(self.light.direction)}
+            out["light"] = light_summary(self.light)
         return out
 
 

@@ -1,0 +1,170 @@
+"""What a search found, as every caller reports it: the command line, the visualizer and experiments.
+
+A search yields Steps; its last Step holds the record (the first and the closest fooling pose, the
+pose with the lowest loss). `SearchResult.of(step, ...)` reduces that record to one answer, the same
+everywhere:
+
+- the pose: in the "nearest" mode the closest fooling pose, in the "first" mode the first; when
+  nothing fooled the model, the pose with the lowest loss (never merely the last pose shown);
+- its verdict, re-checked on a single OpenGL picture at the classifier's input size, which is what a
+  user reproduces from the exported pose (the search itself classified tiles of a batch render);
+- the start's own verdict, so that a start that is already misclassified is said;
+- how it was found (the search's settings), turned into the JSON sidecar by `record()` and into the
+  summary that `strike-pose search --json` prints by `summary()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from strike_pose.scene import Light, Pose, Scene
+from strike_pose.search.context import Found, Step, light_summary
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    success: bool  # the pose fools the model (untargeted) or is the target (targeted), on OpenGL
+    scene: Scene  # the scene searched, with the light found when the light was searched
+    start: Pose
+    pose: Pose  # the fooling pose reported (see the module docstring), else the lowest-loss pose
+    light: Light | None  # the light found, when the light was searched
+    image: np.ndarray  # the OpenGL picture at `pose`, (H, W, 3) uint8, the classifier's input size
+    probs: np.ndarray  # (1000,) the classifier on `image`
+    start_probs: np.ndarray  # (1000,) the classifier on the start's picture
+    found: Found | None  # the fooling pose reported, as the search recorded it (None: nothing fooled)
+    first: Found | None  # the first fooling pose the search met
+    best: Found | None  # the pose reported, fooling or not (the lowest loss when nothing fooled)
+    steps: int
+    seconds: float
+    evaluations: int
+    rejected: int
+    interrupted: bool
+    settings: dict = field(default_factory=dict)  # search()'s keywords: method, mode, target, seed, ...
+
+    # ---------------------------------------------------------------------------------- building
+
+    @classmethod
+    def of(cls, last: Step | None, scene: Scene, classifier, start: Pose, *, renderer=None,
+           interrupted: bool = False, **settings: Any) -> "SearchResult":
+        """Reduce a search's last Step (None: it took no step) to its result, re-checked on OpenGL.
+
+        settings: the keywords the search ran with (method, mode, target, radius, steps, seed, ...).
+        """
+        from strike_pose.render import default_renderer
+
+        renderer = renderer or default_renderer()
+        start = Pose.of(start)
+        mode = settings.get("mode", "nearest")
+        target = settings.get("target")
+        found = None if last is None else (last.first if mode == "first" else last.closest)
+        best = found or (last.lowest if last is not None else None)
+        pose, light = (best.pose, best.light) if best is not None else (start, None)
+        shown = replace(scene, light=light) if light is not None else scene
+        size = classifier.input_size
+        image = renderer.render(shown, pose, size=size)
+        start_image = image if best is None else renderer.render(scene, start, size=size)
+        probs, start_probs = (classifier.probabilities(np.stack([image, start_image])) if best is not None
+                              else np.stack([classifier.probabilities(image)] * 2))
+        top1 = int(np.argmax(probs))
+        fools = top1 != scene.true_class if target is None else top1 == target
+        return cls(success=found is not None and fools, scene=shown, start=start, pose=pose, light=light,
+                   image=image, probs=probs, start_probs=start_probs, found=found,
+                   first=last.first if last is not None else None, best=best,
+                   steps=last.index if last is not None else 0, seconds=last.seconds if last is not None else 0.0,
+                   evaluations=last.evaluations if last is not None else 0,
+                   rejected=last.rejected if last is not None else 0, interrupted=interrupted,
+                   settings=dict(settings))
+
+    # --------------------------------------------------------------------------------- reading
+
+    @property
+    def target(self) -> int | None:
+        return self.settings.get("target")
+
+    @property
+    def top1(self) -> int:
+        return int(np.argmax(self.probs))
+
+    @property
+    def start_misclassified(self) -> bool:
+        """The start itself is not classified as the true class (an untargeted search has nothing to do)."""
+        return int(np.argmax(self.start_probs)) != self.scene.true_class
+
+    @property
+    def confirmed(self) -> bool:
+        """The OpenGL re-check agrees with the search's own verdict on the reported pose."""
+        return self.found is None or self.success
+
+    def distances(self) -> dict:
+        """How far the reported pose is from the start: the rotation (geodesic degrees), the shift of the
+        centre (scene units) and the distance the nearest mode ranks by, max(rotation, shift per axis in
+        the region's units: 30 per scene unit)."""
+        from strike_pose.search.region import Region, rotation_angle, translation_distance
+
+        a, b = np.array(self.start.as_tuple()), np.array(self.pose.as_tuple())
+        return {"rotation_from_start": rotation_angle(a, b), "translation_from_start": translation_distance(a, b),
+                "distance": Region(a, self.scene.camera.fov_y).distance(b)}
+
+    def record(self, classifier) -> dict:
+        """The JSON sidecar of the reported pose: the scene, pose, light, model, top-5 and how it was found."""
+        from strike_pose.export import shot_record
+
+        d = self.distances()
+        how = {k: self.settings.get(k) for k in ("method", "mode", "seed", "radius", "learning_rate", "loss")}
+        record = shot_record(self.scene, self.pose, classifier, self.probs, target=self.target, **how,
+                             search_light=self.settings.get("search_light") or None, success=self.success,
+                             steps=self.steps, seconds=round(self.seconds, 3), evaluations=self.evaluations,
+                             start_pose=self.start.as_dict(), rotation_from_start=round(d["rotation_from_start"], 3),
+                             translation_from_start=round(d["translation_from_start"], 4),
+                             distance=round(d["distance"], 3))
+        record["check"] = self.check()
+        return record
+
+    def check(self) -> dict:
+        return {"renderer": "opengl", "top1": self.top1, "fooled": self.success,
+                "note": "the reported pose re-rendered with OpenGL and re-classified before anything is exported"}
+
+    def summary(self, classifier) -> dict:
+        """What `strike-pose search --json` prints."""
+        d = self.distances()
+        start_top1 = int(np.argmax(self.start_probs))
+        out = {
+            "success": self.success,
+            "method": self.settings.get("method"),
+            "mode": self.settings.get("mode", "nearest"),
+            "steps": self.steps,
+            "seconds": self.seconds,
+            "seconds_per_step": self.seconds / self.steps if self.steps else 0.0,
+            "evaluations": self.evaluations,
+            "seed": self.settings.get("seed"),
+            "start_pose": self.start.as_dict(),
+            "start": {"top1": start_top1, "label": classifier.labels[start_top1],
+                      "prob": float(self.start_probs[start_top1]),
+                      "true_prob": float(self.start_probs[self.scene.true_class]),
+                      "misclassified": self.start_misclassified},
+            "final_pose": self.pose.as_dict(),
+            **d,
+            "first": self.first.summary() if self.first is not None else None,
+            "top": classifier.top(self.probs, 5),
+            "true_prob": float(self.probs[self.scene.true_class]),
+            "target_prob": float(self.probs[self.target]) if self.target is not None else None,
+            "files": {},
+            "interrupted": self.interrupted,
+            "rejected": self.rejected,
+            "check": self.check(),
+        }
+        if self.settings.get("search_light"):
+            out["light"] = light_summary(self.light) if self.light is not None else None
+        return out
+
+    def export(self, out_dir, classifier) -> dict[str, str]:
+        """Write the reported pose's picture and sidecar into `out_dir` (never overwriting): {"image", "json"}."""
+        from strike_pose.export import export_shot, shot_stem
+
+        return export_shot(out_dir, shot_stem(self.scene.name, self.probs), self.image, self.record(classifier))
+
+
+__all__ = ["SearchResult"]
