@@ -78,9 +78,9 @@ class BenchScript:
         name, _ = SCENARIOS[self.scenario]
         self.frames.append(now)
         if self.scenario == OPTIMIZE:
-            if session.search_step is not self.last_step:
+            if session.optimizer.step is not self.last_step:
                 self.search_steps += 1
-                self.last_step = session.search_step
+                self.last_step = session.optimizer.step
         else:
             pose = session.pose
             session.set_pose(replace(pose, yaw=pose.yaw + 1.0))  # a new frame every frame
@@ -93,15 +93,15 @@ class BenchScript:
             self._finish(now, name)
             self.scenario += 1
             if self.scenario == len(SCENARIOS):
-                session.stop_optimize()
+                session.optimizer.stop()
                 session.quit_requested = True
                 return
             session.set_view(**SCENARIOS[self.scenario][1])
             self._reset(now, session)
             if self.scenario == OPTIMIZE:
-                session.search_settings.target = 1  # goldfish: far from a bus, so the search keeps going
-                session.search_settings.steps = 100000
-                session.start_optimize()
+                session.optimizer.settings.target = 1  # goldfish: far from a bus, so the search keeps going
+                session.optimizer.settings.steps = 100000
+                session.optimizer.begin()
 
 
 def run_child(args: argparse.Namespace) -> int:
@@ -113,7 +113,7 @@ def run_child(args: argparse.Namespace) -> int:
     classifier = create_classifier(args.model)
     script = BenchScript(args.seconds)
     rc = run_gui(scene, classifier, "/tmp/strike-pose-gui-bench", model_name=args.model, driver=script)
-    from strike_pose.gui.session import live_torch_threads
+    from strike_pose.gui.live import live_torch_threads
 
     info = {"torch_threads": live_torch_threads(), "device": str(classifier.device),
             "input": classifier.input_size, "results": script.results}

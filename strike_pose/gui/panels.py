@@ -18,6 +18,7 @@ from strike_pose.gui import controls
 from strike_pose.gui.files import FILE_KINDS, FileBrowser, native_dialog_available, native_filters
 from strike_pose.gui.layout import Layout
 from strike_pose.gui.session import Session, filter_classes
+from strike_pose.search import METHODS
 from strike_pose.models.labels import imagenet_labels, label_of
 from strike_pose.render.transforms import frustum_half_extent
 
@@ -88,7 +89,7 @@ def _predictions(session: Session) -> None:
         bar_width = imgui.get_content_region_avail().x * 0.4
         for row in session.top(5):
             colour = GREEN if row["index"] == session.true_class else (
-                ORANGE if row["index"] == session.search_settings.target else None)
+                ORANGE if row["index"] == session.optimizer.settings.target else None)
             if colour is not None:
                 imgui.push_style_color(imgui.Col_.plot_histogram, colour)
             imgui.progress_bar(row["prob"], (bar_width, 0), f"{row['prob']:.3f}")
@@ -101,12 +102,12 @@ def _predictions(session: Session) -> None:
         imgui.text_colored(GREEN if top1 == session.true_class else RED,
                            f"true class {label_of(session.true_class)!r}: {true_p:.3f}"
                            + ("" if top1 == session.true_class else "   FOOLED"))
-        target = session.search_settings.target
+        target = session.optimizer.settings.target
         if target is not None:
             imgui.text_colored(ORANGE, f"target {label_of(target)!r}: {session.probability_of(target):.3f}")
     now = session.clock()
-    latency = session.latency
-    rate = session.model_rate.rate(now)
+    latency = session.live.latency
+    rate = session.live.rate.rate(now)
     model = f"{rate:.1f}/s" if rate > 0 else "idle"
     source = {"search": "  (from the search)", "capture": "  (at capture)"}.get(
         prediction.source, "") if prediction is not None else ""
@@ -126,9 +127,9 @@ def _predictions(session: Session) -> None:
 
 
 def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
-    settings = session.search_settings
+    settings = session.optimizer.settings
     imgui.begin_disabled(session.searching)
-    methods = list(session.methods)
+    methods = list(METHODS)
     index = methods.index(settings.method) if settings.method in methods else 0
     changed, index = imgui.combo("method", index, methods)
     if changed:
@@ -147,11 +148,11 @@ def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
         settings.steps = max(1, min(steps, 100000))
     if not roomy:
         imgui.same_line()
-    default_step = "default" if settings.step_size == 0 else "%.4g"
-    changed, size = imgui.input_float("step size", settings.step_size, 0.5 if roomy else 0, 1.0 if roomy else 0,
+    default_step = "default" if settings.learning_rate == 0 else "%.4g"
+    changed, size = imgui.input_float("learning rate", settings.learning_rate, 0.5 if roomy else 0, 1.0 if roomy else 0,
                                       default_step)
     if changed:
-        settings.step_size = max(0.0, size)
+        settings.learning_rate = max(0.0, size)
     if not roomy:
         imgui.pop_item_width()
     imgui.begin_disabled(settings.whole_space)
@@ -165,21 +166,21 @@ def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
     imgui.end_disabled()
     if session.searching:
         if imgui.button("Stop (O)", (120, 0)):
-            session.stop_optimize()
+            session.optimizer.stop()
     elif imgui.button("Optimize (O)", (120, 0)):
-        session.start_optimize()
+        session.optimizer.begin()
     imgui.same_line()
     _, settings.auto_capture = imgui.checkbox("capture the result", settings.auto_capture)
-    step = session.search_step
+    step = session.optimizer.step
     if step is not None and step.closest is not None:
         c = step.closest
         _wrapped(RED, f"closest fooling pose: {c.rotation_from_start:.1f} deg, "
                       f"{c.translation_from_start:.2f} units from the start")
     elif session.searching and step is not None:
         _wrapped(GREY, f"now {_rotation_from(session, step.pose):.1f} deg from the start; not fooled yet")
-    if session.loss_history and (roomy or session.searching):  # a short window drops it after the search
-        losses = np.asarray(session.loss_history, np.float32)
-        step = session.search_step
+    if session.optimizer.loss_history and (roomy or session.searching):  # a short window drops it after the search
+        losses = np.asarray(session.optimizer.loss_history, np.float32)
+        step = session.optimizer.step
         overlay = f"loss {losses[-1]:.3f}  step {step.index if step else len(losses)}"
         imgui.plot_lines("##loss", losses, overlay_text=overlay,
                          graph_size=(imgui.get_content_region_avail().x, 70 if roomy else 44))
@@ -212,7 +213,7 @@ def _class_picker(state: PanelState, settings, height: float) -> None:
 def _rotation_from(session: Session, pose) -> float:
     from strike_pose.search.region import rotation_angle
 
-    return rotation_angle(np.array(session.search_start.as_tuple()), np.array(pose.as_tuple()))
+    return rotation_angle(np.array(session.optimizer.start.as_tuple()), np.array(pose.as_tuple()))
 
 
 def _slider(label: str, value: float, lo: float, hi: float, fmt: str = "%.2f") -> tuple[bool, float]:
@@ -293,7 +294,7 @@ def _scene(session: Session, state: PanelState) -> None:
         index = names.index(scene.name) if scene.name in names else -1
         changed, index = imgui.combo("bundled", index, names)
         if changed and index >= 0:
-            session.open_bundled_scene(names[index])
+            session.loader.open_bundled_scene(names[index])
     for kind, label in (("scene", "Open scene..."), ("mesh", "Open mesh..."), ("background", "Open background...")):
         if imgui.button(label):
             _open_dialog(session, state, kind)
@@ -311,14 +312,14 @@ def _scene(session: Session, state: PanelState) -> None:
     models = list(state.models)
     if session.model_name not in models:
         models.append(session.model_name)
-    imgui.begin_disabled(session.searching or session.loading is not None)
+    imgui.begin_disabled(session.searching or session.loader.loading is not None)
     changed, index = imgui.combo("model", models.index(session.model_name), models)
     if changed and models[index] != session.model_name:
-        session.set_model(models[index])
+        session.loader.set_model(models[index])
     _, state.model_text = imgui.input_text_with_hint("##othermodel", "e.g. torchvision:resnet50", state.model_text)
     imgui.same_line()
     if imgui.button("load model"):
-        session.set_model(state.model_text)
+        session.loader.set_model(state.model_text)
     imgui.end_disabled()
     imgui.text_colored(GREY, "other models: torchvision:NAME or timm:NAME with cached weights")
     imgui.separator()
@@ -354,7 +355,7 @@ def _poll_native_dialog(session: Session, state: PanelState) -> None:
         chosen = dialog.result()
         if chosen:
             state.start_folder = Path(chosen[0]).parent
-            session.open_file(kind, chosen[0])
+            session.loader.open_file(kind, chosen[0])
 
 
 def _file_browser(session: Session, state: PanelState, layout: Layout) -> None:
@@ -385,7 +386,7 @@ def _file_browser(session: Session, state: PanelState, layout: Layout) -> None:
     imgui.end()
     if chosen is not None:
         state.start_folder = chosen.parent
-        session.open_file(browser.kind, chosen)
+        session.loader.open_file(browser.kind, chosen)
         state.browser = None
     elif not still_open:
         state.browser = None
@@ -398,7 +399,7 @@ def _status_bar(session: Session, layout: Layout) -> None:
     imgui.set_next_window_pos((bar.x, bar.y))
     imgui.set_next_window_size((bar.width, bar.height))
     imgui.begin("##status", None, PANEL_FLAGS | imgui.WindowFlags_.no_title_bar | imgui.WindowFlags_.no_scrollbar)
-    loading = f"[loading {session.loading.what}]  " if session.loading is not None else ""
+    loading = f"[loading {session.loader.loading.what}]  " if session.loader.loading is not None else ""
     imgui.text_colored(RED if session.status_is_error else imgui.ImVec4(0.9, 0.9, 0.9, 1.0),
                        loading + session.status)
     if imgui.is_item_hovered():  # a long message is cut at the window's edge: show all of it

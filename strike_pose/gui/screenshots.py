@@ -59,18 +59,18 @@ class ScreenshotScript:
         elif self.phase == "model_view" and now - self.since > 1.0:
             self._save(window, "model-view")  # what the model sees, and the key table
             session.set_view(model_view=False, help=False)
-            session.start_optimize()
+            session.optimizer.begin()
             self._next("optimizing", now)
         elif self.phase == "optimizing":
-            step = session.search_step
+            step = session.optimizer.step
             found = step is not None and step.closest is not None
             if session.searching and step is not None and (found and step.index >= 15 or step.index >= 60):
                 self._save(window, "optimizing")
                 self._next("wait_end", now)
             elif not session.searching and now - self.since > 1.0:
                 self._next("wait_end", now)
-        elif self.phase == "wait_end" and not session.searching and not session.runner.busy:
-            if not (session.last_search or {}).get("success"):
+        elif self.phase == "wait_end" and not session.searching and not session.optimizer.runner.busy:
+            if not (session.optimizer.result is not None and session.optimizer.result.success):
                 self.failed = f"the search did not succeed: {session.status}"
                 self._save(window, "failed")
                 session.quit_requested = True

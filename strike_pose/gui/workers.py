@@ -13,7 +13,7 @@ import collections
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -144,13 +144,7 @@ class SearchJob:
     scene: Any
     classifier: Any
     start: Any  # Pose
-    method: str = "grad"
-    target: int | None = None
-    steps: int = 200
-    learning_rate: float | None = None
-    radius: float | None = 30.0  # degrees around the start; None: the whole pose space
-    mode: str = "nearest"  # after the first fooling pose, keep looking for closer ones
-    search_light: bool = False
+    options: dict = field(default_factory=dict)  # strike_pose.search.search's keywords (method, steps, ...)
 
 
 @dataclass(frozen=True)
@@ -165,23 +159,6 @@ class SearchEnded:
 
 
 SearchFunction = Callable[..., Iterable[Any]]
-
-
-def default_search_function() -> SearchFunction | None:
-    """strike_pose.search.search, or None while it is not there."""
-    try:
-        from strike_pose.search import search
-    except ImportError:
-        return None
-    return search
-
-
-def search_methods() -> tuple[str, ...]:
-    try:
-        from strike_pose.search import METHODS
-    except ImportError:
-        return ("grad",)
-    return tuple(METHODS)
 
 
 class SearchRunner:
@@ -200,10 +177,6 @@ class SearchRunner:
         self._started = 0  # the number of the newest job; messages of older jobs are dropped
         self._thread = threading.Thread(target=self._run, name="pose-search")
         self._thread.start()
-
-    @property
-    def available(self) -> bool:
-        return self._search is not None or default_search_function() is not None
 
     @property
     def busy(self) -> bool:
@@ -260,16 +233,14 @@ class SearchRunner:
 
     def _run_job(self, job: SearchJob, cancel: threading.Event, number: int) -> SearchEnded:
         started = self._clock()
-        search = self._search or default_search_function()
-        if search is None:
-            return SearchEnded("error", None, "the pose search (strike_pose.search.search) is not available")
+        if self._search is None:
+            from strike_pose.search import search
+
+            self._search = search
         last = None
         steps: Iterator | None = None
         try:
-            steps = iter(search(job.scene, job.classifier, start=job.start, method=job.method,
-                                target=job.target, steps=job.steps, learning_rate=job.learning_rate,
-                                radius=job.radius, mode=job.mode, search_light=job.search_light,
-                                cancel=cancel))
+            steps = iter(self._search(job.scene, job.classifier, start=job.start, cancel=cancel, **job.options))
             for step in steps:
                 if cancel.is_set():
                     break

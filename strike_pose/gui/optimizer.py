@@ -1,0 +1,168 @@
+"""Optimize: the visualizer's pose search, from the pose on screen, shown as it moves.
+
+The Optimizer owns the search's settings, its thread (a SearchRunner) and its lifecycle: start, the
+steps that move the object, stop (by the user, by a change of the scene or pose, or at the end of the
+budget) and the result. It reports through the session it belongs to (the pose, the light, the
+status line, the capture), and keeps no copy of the session's state.
+
+Every end goes through one reducer, `strike_pose.search.result.SearchResult`, the same that the
+command line and experiments use: the closest fooling pose, else the pose with the lowest loss,
+re-checked on the session's OpenGL renderer; a capture of that pose records how it was found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from strike_pose.gui.workers import SearchEnded, SearchJob, SearchRunner
+from strike_pose.models.labels import label_of
+from strike_pose.scene import Pose
+
+
+@dataclass
+class SearchSettings:
+    method: str = "grad"
+    target: int | None = None  # None: untargeted (any class but the true one)
+    steps: int = 100
+    learning_rate: float = 0.0  # degrees per step; 0: the method's default
+    radius: float = 30.0  # degrees around the pose where Optimize starts
+    whole_space: bool = False  # search the whole pose space instead of the radius
+    search_light: bool = False  # search the light too
+    seed: int = 0
+    auto_capture: bool = True  # capture the closest fooling pose when a search ends
+
+    def options(self) -> dict:
+        """The keywords of strike_pose.search.search (and of SearchResult.of) these settings stand for."""
+        return {"method": self.method, "target": self.target, "steps": int(self.steps),
+                "learning_rate": self.learning_rate if self.learning_rate > 0 else None,
+                "radius": None if self.whole_space else float(self.radius), "mode": "nearest",
+                "search_light": self.search_light, "seed": int(self.seed)}
+
+
+class Optimizer:
+    def __init__(self, session, search_function: Callable | None = None, clock=None):
+        self.session = session
+        self.settings = SearchSettings()
+        self.runner = SearchRunner(search_function, clock=clock or session.clock)
+        self.searching = False
+        self.step: Any = None  # the newest Step of the running search
+        self.loss_history: list[float] = []
+        self.start: Pose = session.pose  # where the last Optimize started
+        self.scene = session.scene  # the scene it searches (the view toggles applied)
+        self.result = None  # the SearchResult of the last search, while the object stays at its pose
+
+    def toggle(self) -> None:
+        if self.searching:
+            self.stop()
+        else:
+            self.begin()
+
+    def begin(self) -> bool:
+        s = self.session
+        if self.runner.busy:
+            s.say("the last search is still stopping; try again in a moment", error=True)
+            return False
+        options = self.settings.options()
+        self.runner.start(SearchJob(s.scene, s.classifier, s.pose, options))
+        self.start, self.scene = s.pose, s.scene
+        self.searching, self.step, self.loss_history, self.result = True, None, [], None
+        s.repeater.release_all()
+        goal = f"towards {label_of(options['target'])!r}" if options["target"] is not None else "untargeted"
+        where = "the whole pose space" if options["radius"] is None else f"within {options['radius']:g} deg"
+        s.say(f"optimizing ({options['method']}, {goal}, {where})... O or Stop ends it at the closest "
+              "fooling pose found")
+        return True
+
+    def stop(self, reason: str = "stopped", keep_result: bool = True) -> None:
+        """Stop the search; by default the object goes to its result (the closest fooling pose, else the
+        pose with the lowest loss)."""
+        if not self.searching:
+            return
+        self.runner.cancel()
+        self.searching = False
+        steps = self.step.index if self.step is not None else 0
+        if keep_result and self.step is not None:
+            self._finish(self.step, "stopped", f"{reason} after {steps} steps, not fooled yet")
+        else:
+            self.session.say(f"{reason} after {steps} steps; the pose is where the search was")
+
+    def stop_for_user_change(self) -> None:
+        self.stop("search stopped by your change", keep_result=False)
+
+    def update(self) -> None:
+        """Once a frame: show the steps the search posted, and its end."""
+        for message in self.runner.drain():
+            if isinstance(message, SearchEnded):
+                self._ended(message)
+            elif self.searching:
+                self._show_step(message)
+
+    def _show_step(self, step) -> None:
+        self.step = step
+        self.loss_history.append(float(step.loss))
+        self.session.show_search_step(step)
+        if step.closest is not None:
+            c = step.closest
+            self.session.say(f"optimizing: fooled, as {label_of(int(np.argmax(c.probs)))!r}, "
+                             f"{c.rotation_from_start:.1f} deg from the start; looking for a closer one... O or Stop "
+                             "ends it there")
+
+    def _ended(self, ended: SearchEnded) -> None:
+        was_searching, self.searching = self.searching, False
+        step = ended.last_step
+        if ended.status == "cancelled":
+            took = f" (stopped {ended.cancel_latency * 1000:.0f} ms after the request)" if ended.cancel_latency else ""
+            if was_searching:  # cancelled by a user change: that already said so
+                self.session.say(f"stopped after {step.index if step else 0} steps{took}")
+            return
+        if not was_searching:
+            return
+        if ended.status == "error":
+            self.session.say(f"the search failed: {ended.message}", error=True)
+        elif step is None:
+            self.session.say("no fooling pose found", error=True)
+        else:
+            self._finish(step, "done", f"no fooling pose found in {step.index} steps")
+
+    def _finish(self, step, how: str, why_not: str) -> None:
+        """Reduce the search to its result, put the object there and say what it is (and capture it)."""
+        from strike_pose.search.result import SearchResult
+
+        s = self.session
+        try:
+            result = SearchResult.of(step, self.scene, s.classifier, self.start, renderer=s.renderer,
+                                     **self.settings.options())
+        except Exception as exc:  # the re-check renders and classifies: say so rather than lose the pose
+            s.say(f"could not check the search's result: {type(exc).__name__}: {exc}", error=True)
+            return
+        self.result = result
+        s.show_result(result)
+        distance = result.distances()["rotation_from_start"]
+        top = result.top1
+        if result.found is None:
+            goal = result.target
+            p_goal = (f"target {label_of(goal)!r} p={float(result.probs[goal]):.3f}" if goal is not None
+                      else f"true class p={float(result.probs[result.scene.true_class]):.3f}")
+            s.say(f"{why_not}; showing the best pose so far ({p_goal}, {distance:.1f} deg from the start)", error=True)
+            return
+        message = (f"{how} after {step.index} steps ({result.seconds:.1f} s): the closest fooling pose is "
+                   f"{distance:.1f} deg from the start; the model sees {label_of(top)!r} ({float(result.probs[top]):.2f})")
+        if not result.success:
+            message += " on a single OpenGL picture, which does not fool it"
+        s.say(message, error=not result.success)
+        if self.settings.auto_capture:
+            shot = s.capture()
+            if shot is not None:
+                s.say(f"{message}; captured {shot.name}", error=not result.success)
+
+    def record_for(self, pose: Pose) -> dict | None:
+        """How `pose` was found, for a capture's sidecar: the last result's, while the object is still there."""
+        if self.result is None or self.result.pose != pose:
+            return None
+        return self.result.record(self.session.classifier)["search"]
+
+    def close(self, timeout: float) -> bool:
+        return self.runner.close(timeout)
