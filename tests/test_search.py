@@ -183,3 +183,16 @@ def test_bad_shot_json(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["classify", "--from", str(bad)]) == 2
     assert "not a JSON shot" in capsys.readouterr().err
+
+
+def test_adam_first_step_is_the_rate_against_the_gradient_and_reset_starts_again():
+    """One Adam for fd and grad: bias-corrected, so its first step is `rate` a parameter whatever the
+    gradient's size."""
+    from strike_pose.search.strategies import Adam
+
+    adam, g, rate = Adam(3), np.array([1e-3, -50.0, 2.0]), np.array([2.0, 2.0, 0.1])
+    first = adam.step(g, rate)
+    assert first == pytest.approx(rate * np.sign(g), rel=1e-4)
+    adam.step(-g, rate)
+    adam.reset()
+    assert np.array_equal(adam.step(g, rate), first)

@@ -32,6 +32,7 @@ import numpy as np
 
 from strike_pose.render.diff import twin_gradients
 from strike_pose.search.context import SearchContext
+from strike_pose.search.strategies import Adam
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
     n_chains, size = s.chains, region.size
     start = region.project(region.initial())
     chains = np.repeat(start[None], n_chains, axis=0)
-    m, v, t = np.zeros((n_chains, size)), np.zeros((n_chains, size)), np.zeros(n_chains)
+    adams = [Adam(size) for _ in range(n_chains)]
     best_loss, stalled = np.full(n_chains, np.inf), np.zeros(n_chains, int)
     stalled[1:] = s.patience  # the other chains begin from screened poses
     walker = start.copy()
@@ -63,7 +64,8 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
             pool = ctx.region.sample(ctx.rng, s.screen)
             losses, _ = ctx.evaluate(pool)
             chains[b] = pool[int(np.argmin(losses))]
-            m[b], v[b], t[b], best_loss[b], stalled[b] = 0, 0, 0, np.inf, 0
+            adams[b].reset()
+            best_loss[b], stalled[b] = np.inf, 0
         scale = ctx.region.scale
         noise = ctx.rng.normal(size=(n_chains, s.samples, size)) * s.jitter * scale
         noise[:, 0] = 0.0
@@ -94,11 +96,7 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
                 best_loss[b], stalled[b] = smooth[b], 0
             else:
                 stalled[b] += 1
-            t[b] += 1
-            m[b] = 0.9 * m[b] + 0.1 * gradient[b]
-            v[b] = 0.999 * v[b] + 0.001 * gradient[b] ** 2
-            move = (m[b] / (1 - 0.9 ** t[b])) / (np.sqrt(v[b] / (1 - 0.999 ** t[b])) + 1e-8)
-            chains[b] = ctx.region.project(chains[b] - s.step * scale * move)
+            chains[b] = ctx.region.project(chains[b] - adams[b].step(gradient[b], s.step * scale))
         goal = _params_of(ctx, ctx.closest) if ctx.closest is not None else chains[0]
         walker = ctx.region.step_towards(walker, goal, s.step)
 

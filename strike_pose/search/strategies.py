@@ -26,14 +26,34 @@ def _best_of(ctx: SearchContext, params: np.ndarray, losses: np.ndarray, probs: 
     return params[i], probs[i], losses[i]
 
 
-def adam(ctx: SearchContext, gradient, lr: float, patience: int = 8) -> Iterator:
+class Adam:
+    """Adam's moment estimates for one parameter vector (beta1 0.9, beta2 0.999, epsilon 1e-8), shared
+    by fd here and by the gradient search (strike_pose/search/gradient.py)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.reset()
+
+    def reset(self) -> None:
+        self.m, self.v, self.t = np.zeros(self.size), np.zeros(self.size), 0
+
+    def step(self, g: np.ndarray, rate) -> np.ndarray:
+        """The change to subtract for gradient g: at most about `rate` (a number, or one a parameter)."""
+        self.t += 1
+        self.m = 0.9 * self.m + 0.1 * g
+        self.v = 0.999 * self.v + 0.001 * g * g
+        m_hat, v_hat = self.m / (1 - 0.9 ** self.t), self.v / (1 - 0.999 ** self.t)
+        return rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+def _descend(ctx: SearchContext, gradient, lr: float, patience: int = 8) -> Iterator:
     """Adam in the region's scaled units from the start, projected onto the region. The step size
     halves after every `patience` steps without a new best loss; after 3 * patience such steps the
     search restarts from a random pose in the region. `gradient(params)` -> (loss, grad, probs)."""
     region = ctx.region
     params = region.project(region.initial())
-    m, v = np.zeros(region.size), np.zeros(region.size)
-    best_loss, since_best, t = np.inf, 0, 0
+    adam = Adam(region.size)
+    best_loss, since_best = np.inf, 0
     while not ctx.should_stop():
         loss, grad, probs = gradient(params)
         yield ctx.step(params, probs, loss)
@@ -48,16 +68,13 @@ def adam(ctx: SearchContext, gradient, lr: float, patience: int = 8) -> Iterator
             since_best += 1
         if since_best >= 3 * patience:
             params = ctx.region.sample(ctx.rng, 1)[0]
-            m[:], v[:], t, best_loss, since_best = 0, 0, 0, np.inf, 0
+            adam.reset()
+            best_loss, since_best = np.inf, 0
             continue
-        t += 1
         scale = ctx.region.scale
-        g = grad * scale  # the gradient with respect to the scaled parameters
-        m = 0.9 * m + 0.1 * g
-        v = 0.999 * v + 0.001 * g * g
-        m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
         rate = lr * 0.5 ** (since_best // patience)
-        params = ctx.region.project(params - rate * scale * m_hat / (np.sqrt(v_hat) + 1e-8))
+        g = grad * scale  # the gradient with respect to the scaled parameters
+        params = ctx.region.project(params - adam.step(g, rate * scale))
 
 
 def fd_search(ctx: SearchContext) -> Iterator:
@@ -71,7 +88,7 @@ def fd_search(ctx: SearchContext) -> Iterator:
         grad = (losses[1:n + 1] - losses[n + 1:]) / (2 * step)
         return float(losses[0]), grad, probs[0]
 
-    yield from adam(ctx, gradient, ctx.learning_rate or 2.0)
+    yield from _descend(ctx, gradient, ctx.learning_rate or 2.0)
 
 
 def random_search(ctx: SearchContext) -> Iterator:
