@@ -383,6 +383,12 @@ def test_session_keys_render_classify_and_capture(session, bus):
     assert record["scene"]["path"].endswith("school_bus.toml")
     again = session.capture()
     assert again.json_path != shot.json_path  # never overwritten
+    wrong = next(i for i in range(1000) if i not in (again.top1_index, bus.true_class))
+    session.optimizer.settings.target = wrong  # a shot that is not the target fools no targeted search
+    targeted = session.capture()
+    assert targeted.top1_index != wrong and not targeted.fooled
+    session.optimizer.settings.target = targeted.top1_index
+    assert session.capture().fooled  # top-1 is the target
     session.key_press("BACKSPACE")
     assert session.pose == bus.pose
     session.return_to(shot)

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from strike_pose.export import WINDOW_SUFFIX, export_shot, shot_record, shot_stem, slug, write_json
+from strike_pose.export import export_shot, shot_record, shot_stem, slug, write_json
 from strike_pose.models.labels import label_of
-
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class Shot:
     top1_index: int
     top1_prob: float
     true_class: int
+    target: int | None = None  # the search's target when the shot was taken (None: untargeted)
 
     @property
     def top1_label(self) -> str:
@@ -34,7 +34,8 @@ class Shot:
 
     @property
     def fooled(self) -> bool:
-        return self.top1_index != self.true_class
+        """The model is fooled: top-1 is the target, or (untargeted) anything but the true class."""
+        return self.top1_index == self.target if self.target is not None else self.top1_index != self.true_class
 
     @property
     def name(self) -> str:
@@ -51,7 +52,7 @@ def take_shot(folder: str | Path, scene, base_scene, pose, classifier, image: np
     files = export_shot(Path(folder), shot_stem(scene.name, probs), image, record, window_image=window_image)
     top1 = int(np.argmax(probs))
     return Shot(files["image"], files["json"], files.get("window"), pose, base_scene,
-                view, top1, float(probs[top1]), int(scene.true_class))
+                view, top1, float(probs[top1]), int(scene.true_class), target)
 
 
 __all__ = ["Shot", "take_shot", "shot_stem", "slug", "write_json"]
