@@ -362,6 +362,39 @@ def _kill_one_worker(head: int) -> bool:
 
 # --------------------------------------------------------------------------------------- report
 
+@pytest.mark.parametrize("study", ["grid = {axes = ['yaw', 'pitch'], steps = 16}", "poses = 256"])
+def test_the_landscape_maps_fill_their_cells_and_keep_their_labels_apart(study):
+    import tomllib
+
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from strike_pose.experiments.plan import landscape_poses
+    from strike_pose.experiments.report import _maps
+    from strike_pose.experiments.work import POSE_AXES
+
+    experiment = parse_experiment(tomllib.loads(f"[[landscape]]\nname = 'l'\n{study}\n"))
+    landscape = experiment.studies[0]
+    poses = landscape_poses(experiment, landscape, "school_bus")
+    rows = [{**dict(zip(POSE_AXES, map(float, pose))), "true_prob": 0.5} for pose in poses]
+    fig = _maps(plt, rows, "school_bus", landscape.grid_axes)
+    panels = [ax for ax in fig.axes if ax.get_xlabel().endswith("(deg)")]
+    cells = [np.ma.filled((ax.collections or ax.images)[0].get_array(), np.nan).ravel().astype(float)
+             for ax in panels]
+    if landscape.grid_axes:  # one map over the grid's own two angles, one cell per grid point, none empty
+        assert len(panels) == 1 and cells[0].size == 16 * 16 and not np.isnan(cells[0]).any()
+    else:  # random poses: bins wide enough that few are empty
+        assert len(panels) == 2 and all(np.isnan(c).mean() < 0.15 for c in cells), [np.isnan(c).mean() for c in cells]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for left, right in zip(panels, panels[1:]):
+        assert not right.yaxis.label.get_window_extent(renderer).overlaps(left.get_tightbbox(renderer))
+    plt.close(fig)
+
+
 def test_the_report_renders_with_its_images_in_a_headless_browser(small_run, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

@@ -110,7 +110,7 @@ def _landscape(root, study, rows, entry) -> str:
         groups[(r["scene"], r["model"])].append(r)
     for (scene, model), group in sorted(groups.items()):
         figures.append(_figure(root, f"{study.name}-{scene_key(scene)}-{model_key(model)}-maps",
-                               lambda plt: _maps(plt, group, f"{scene}, {model}")))
+                               lambda plt: _maps(plt, group, f"{scene}, {model}", study.grid_axes)))
     light_of = {s.label: {k: getattr(s, k) for k in ("ambient", "diffuse", "direction")
                           if getattr(s, k) is not None} for s in study.lights}
     picks = []
@@ -121,26 +121,49 @@ def _landscape(root, study, rows, entry) -> str:
         root, study, picks, lambda r: light_of.get(r["light"]))
 
 
-def _maps(plt, group: list[dict], title: str):
-    """Mean probability of the true class over yaw x pitch and pitch x roll (binned)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+def _maps(plt, group: list[dict], title: str, grid_axes: tuple[str, str] | None = None):
+    """Mean probability of the true class: over the grid's two angles, one cell per grid point; for
+    random poses over yaw x pitch and pitch x roll, in bins wide enough to hold a few poses each."""
     p = np.array([r["true_prob"] for r in group])
-    for ax, (a, b) in zip(axes, (("yaw", "pitch"), ("pitch", "roll"))):
+    panels = [grid_axes] if grid_axes else [("yaw", "pitch"), ("pitch", "roll")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels) + 1.2, 3.8), layout="constrained",
+                             squeeze=False)
+    for ax, (a, b) in zip(axes[0], panels):
         x = np.array([r[a] for r in group])
         y = np.array([r[b] for r in group])
-        xr = (-90, 90) if a == "pitch" else (-180, 180)
-        yr = (-90, 90) if b == "pitch" else (-180, 180)
-        bins = (24, 12 if b == "pitch" else 24)
-        total, xe, ye = np.histogram2d(x, y, bins=bins, range=(xr, yr), weights=p)
-        count, _, _ = np.histogram2d(x, y, bins=bins, range=(xr, yr))
-        with np.errstate(invalid="ignore"):
-            mean = total / count
-        image = ax.imshow(mean.T, origin="lower", extent=(*xr, *yr), aspect="auto", vmin=0, vmax=1, cmap="viridis")
+        if grid_axes:
+            xe, ye = _cell_edges(np.unique(x)), _cell_edges(np.unique(y))
+        else:
+            xe, ye = _bin_edges(a, b, len(group))
+        total, _, _ = np.histogram2d(x, y, bins=(xe, ye), weights=p)
+        count, _, _ = np.histogram2d(x, y, bins=(xe, ye))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        image = ax.pcolormesh(xe, ye, mean.T, vmin=0, vmax=1, cmap="viridis")
+        ax.set_xlim(xe[0], xe[-1])
+        ax.set_ylim(ye[0], ye[-1])
         ax.set_xlabel(f"{a} (deg)")
         ax.set_ylabel(f"{b} (deg)")
-    fig.colorbar(image, ax=axes, label="mean p(true class)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="mean p(true class)")
     fig.suptitle(title)
     return fig
+
+
+def _cell_edges(values: np.ndarray) -> np.ndarray:
+    """Edges of cells centred on sorted grid values (half a step beyond the first and the last)."""
+    if len(values) == 1:
+        return np.array([values[0] - 0.5, values[0] + 0.5])
+    middle = (values[1:] + values[:-1]) / 2
+    return np.concatenate([[values[0] - (middle[0] - values[0])], middle, [values[-1] + (values[-1] - middle[-1])]])
+
+
+def _bin_edges(a: str, b: str, poses: int, per_cell: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """Square bins (in degrees) over the two angles' ranges, about `per_cell` poses each, 4 to 24 across."""
+    ranges = [(-90.0, 90.0) if axis == "pitch" else (-180.0, 180.0) for axis in (a, b)]
+    spans = [hi - lo for lo, hi in ranges]
+    side = np.sqrt(spans[0] * spans[1] * per_cell / max(poses, 1))  # the degrees of a square cell
+    counts = [int(np.clip(round(span / side), 2, 24)) for span in spans]
+    return tuple(np.linspace(lo, hi, n + 1) for (lo, hi), n in zip(ranges, counts))
 
 
 def _sensitivity(root, study, rows, entry) -> str:
