@@ -97,15 +97,9 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
             else:
                 stalled[b] += 1
             chains[b] = ctx.region.project(chains[b] - adams[b].step(gradient[b], s.step * scale))
-        goal = _params_of(ctx, ctx.closest) if ctx.closest is not None else chains[0]
+        closest = ctx.closest
+        goal = chains[0] if closest is None else ctx.region.params_of(closest.pose, closest.light)
         walker = ctx.region.step_towards(walker, goal, s.step)
-
-
-def _params_of(ctx: SearchContext, found) -> np.ndarray:
-    from strike_pose.search.region import light_vector
-
-    params = np.array(found.pose.as_tuple())
-    return params if found.light is None else np.concatenate([params, light_vector(found.light)])
 
 
 def _confirm_twin_finds(ctx: SearchContext, samples: np.ndarray, probs: np.ndarray, limit: int) -> None:
