@@ -119,7 +119,7 @@ def test_nearest_mode_shrinks_to_the_closest_fooling_pose(bus, classifier):
 
 
 def test_the_gradient_search_shows_a_path_without_jumps(bus, classifier):
-    """Optimize shows Step.pose: from the start, each step moves it by at most the step size."""
+    """Optimize shows Step.pose: from the start, each step moves it by at most the learning rate (degrees)."""
     from strike_pose.search.gradient import GradSettings
 
     start = Pose.parse(NEAR_FOOLING)
@@ -129,7 +129,7 @@ def test_the_gradient_search_shows_a_path_without_jumps(bus, classifier):
         assert step.radius is None or step.radius <= 30
     assert np.allclose(poses[1], poses[0])
     for a, b in zip(poses, poses[1:]):
-        assert rotation_angle(a, b) <= GradSettings.step + 1e-6
+        assert rotation_angle(a, b) <= GradSettings.learning_rate + 1e-6
 
 
 def test_same_seed_same_result(bus, classifier):

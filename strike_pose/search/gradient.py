@@ -19,7 +19,7 @@ shrinks the region (strike_pose/search/context.py), so the other chains keep loo
 closer fooling pose could be.
 
 The pose the search shows (Step.pose) is a walker that starts at the start and moves by at most
-`step` degrees a step towards chain 0, or towards the closest fooling pose once there is one: the
+`learning_rate` degrees a step towards chain 0, or towards the closest fooling pose once there is one: the
 object glides, it never jumps. Its picture is classified on OpenGL each step.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from strike_pose.render.diff import twin_gradients
 from strike_pose.search.context import SearchContext
-from strike_pose.search.strategies import Adam
+from strike_pose.search.strategies import LEARNING_RATE, Adam
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,13 @@ class GradSettings:
     chains: int = 2  # descents side by side (chain 0 from the start itself)
     samples: int = 1  # poses per chain whose gradients are averaged: the chain's own and jittered ones
     jitter: float = 2.0  # degrees (and region units) of Gaussian jitter, when samples > 1
-    step: float = 2.0  # Adam's step size; also the most the shown pose moves a step
+    learning_rate: float = LEARNING_RATE  # Adam's, in degrees a step; also the most the shown pose moves
     patience: int = 24  # steps without a lower smoothed loss before a chain restarts
     screen: int = 8  # a restarting chain starts from the best of this many poses of the region
 
 
 def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Iterator:
-    s = settings or GradSettings(step=ctx.learning_rate or GradSettings.step)
+    s = settings or GradSettings(learning_rate=ctx.learning_rate or LEARNING_RATE)
     region = ctx.region
     n_chains, size = s.chains, region.size
     start = region.project(region.initial())
@@ -96,10 +96,10 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
                 best_loss[b], stalled[b] = smooth[b], 0
             else:
                 stalled[b] += 1
-            chains[b] = ctx.region.project(chains[b] - adams[b].step(gradient[b], s.step * scale))
+            chains[b] = ctx.region.project(chains[b] - adams[b].step(gradient[b], s.learning_rate * scale))
         closest = ctx.closest
         goal = chains[0] if closest is None else ctx.region.params_of(closest.pose, closest.light)
-        walker = ctx.region.step_towards(walker, goal, s.step)
+        walker = ctx.region.step_towards(walker, goal, s.learning_rate)
 
 
 def _confirm_twin_finds(ctx: SearchContext, samples: np.ndarray, probs: np.ndarray, limit: int) -> None:

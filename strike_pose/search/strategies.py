@@ -19,6 +19,7 @@ from strike_pose.search.context import SearchContext
 
 BATCH = 12  # poses per step for random search and per generation for CMA-ES
 FD_OFFSET = 1.0  # finite-difference offset, in the region's units (a degree)
+LEARNING_RATE = 2.0  # fd's and grad's default: degrees per step (and as many region units for x, y, z)
 
 
 def _best_of(ctx: SearchContext, params: np.ndarray, losses: np.ndarray, probs: np.ndarray):
@@ -46,10 +47,10 @@ class Adam:
         return rate * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
-def _descend(ctx: SearchContext, gradient, lr: float, patience: int = 8) -> Iterator:
-    """Adam in the region's scaled units from the start, projected onto the region. The step size
-    halves after every `patience` steps without a new best loss; after 3 * patience such steps the
-    search restarts from a random pose in the region. `gradient(params)` -> (loss, grad, probs)."""
+def _descend(ctx: SearchContext, gradient, learning_rate: float, patience: int = 8) -> Iterator:
+    """Adam in the region's scaled units from the start, projected onto the region. The learning
+    rate halves after every `patience` steps without a new best loss; after 3 * patience such steps
+    the search restarts from a random pose in the region. `gradient(params)` -> (loss, grad, probs)."""
     region = ctx.region
     params = region.project(region.initial())
     adam = Adam(region.size)
@@ -72,7 +73,7 @@ def _descend(ctx: SearchContext, gradient, lr: float, patience: int = 8) -> Iter
             best_loss, since_best = np.inf, 0
             continue
         scale = ctx.region.scale
-        rate = lr * 0.5 ** (since_best // patience)
+        rate = learning_rate * 0.5 ** (since_best // patience)
         g = grad * scale  # the gradient with respect to the scaled parameters
         params = ctx.region.project(params - adam.step(g, rate * scale))
 
@@ -88,7 +89,7 @@ def fd_search(ctx: SearchContext) -> Iterator:
         grad = (losses[1:n + 1] - losses[n + 1:]) / (2 * step)
         return float(losses[0]), grad, probs[0]
 
-    yield from _descend(ctx, gradient, ctx.learning_rate or 2.0)
+    yield from _descend(ctx, gradient, ctx.learning_rate or LEARNING_RATE)
 
 
 def random_search(ctx: SearchContext) -> Iterator:
