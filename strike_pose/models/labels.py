@@ -1,8 +1,11 @@
-"""ImageNet-1k class names (from torchvision's bundled metadata: no download) and look-ups."""
+"""ImageNet-1k class names (from torchvision's bundled metadata: no download) and look-ups: a class
+from a label or index (`resolve_class`), the classes a text names (`find_classes`), and the ones a
+misspelt name may mean (`similar_classes`)."""
 
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 
 from strike_pose.errors import StrikePoseError, shown
@@ -47,11 +50,52 @@ def resolve_class(value: str | int, where: str = "class") -> int:
     lowered = [label.lower() for label in labels]
     if wanted in lowered:
         return lowered.index(wanted)
-    close = difflib.get_close_matches(wanted, lowered, n=3, cutoff=0.6) if len(wanted) <= 200 else []
-    hint = f"; did you mean {', '.join(repr(labels[lowered.index(c)]) for c in close)}?" if close else (
+    close = similar_classes(wanted)
+    hint = f"; did you mean {', '.join(repr(label) for _, label in close)}?" if close else (
         "; `strike-pose classes` lists all 1000 labels"
     )
     raise StrikePoseError(f"{where} {shown(value)} is not an ImageNet class{hint}")
+
+
+def _words(label: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", label.lower())
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.strip().lower().replace("_", " ").split())
+
+
+def find_classes(text: str | None = None, limit: int | None = None) -> list[tuple[int, str]]:
+    """The (index, label) pairs that `text` names, in index order: the class of that index when `text`
+    is one ("779"), and every label that contains `text` (case-insensitive, "_" read as a space); all
+    1000 when `text` is empty. At most `limit` of them. The one filter of labels, for the command line's
+    `classes` and the visualizer's class list."""
+    labels = imagenet_labels()
+    wanted = _normal(text or "")
+    index = _integer(wanted) if wanted else None
+    found = [(i, label) for i, label in enumerate(labels)
+             if i == index or wanted in label.lower().replace("_", " ")]
+    return found[:limit] if limit is not None else found
+
+
+def similar_classes(text: str, n: int = 3) -> list[tuple[int, str]]:
+    """Up to `n` (index, label) pairs for a misspelt or partial class name, best first: labels with
+    `text` as a word ("bus": 'school bus'), then labels containing it (ending with it first:
+    'minibus'), then labels with a word that looks like it ('buss'), then labels that do ('school buss')."""
+    labels = imagenet_labels()
+    wanted = _normal(text)
+    if not wanted or len(wanted) > 200:  # difflib takes quadratic time
+        return []
+    lowered = [label.lower() for label in labels]
+    ranked: list[int] = [i for i, label in enumerate(lowered) if wanted in _words(label)]
+    ranked += sorted((i for i, label in enumerate(lowered) if wanted in label),
+                     key=lambda i: (not any(w.endswith(wanted) for w in _words(lowered[i])), i))
+    words = sorted({w for label in lowered for w in _words(label)}) if " " not in wanted else []
+    for word in difflib.get_close_matches(wanted, words, n=n, cutoff=0.75):
+        ranked += [i for i, label in enumerate(lowered) if word in _words(label)]
+    ranked += [lowered.index(c) for c in difflib.get_close_matches(wanted, lowered, n=n, cutoff=0.6)]
+    unique = list(dict.fromkeys(ranked))
+    return [(i, labels[i]) for i in unique[:n]]
 
 
 def _integer(text: str) -> int | None:
