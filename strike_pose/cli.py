@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from strike_pose.errors import StrikePoseError
+from strike_pose.errors import StrikePoseError, shown, warn
 
 EXIT_USAGE = 2
 
@@ -80,53 +82,96 @@ def _check_new_file(path: str, suffix: str) -> Path:
     return out
 
 
+class _SearchNames(Sequence):
+    """The names strike_pose.search defines (METHODS, LOSSES), as argparse choices that import the search
+    package (and torch with it) only when a value is checked or the help lists them: the quick commands
+    stay quick."""
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+
+    def _names(self) -> tuple[str, ...]:
+        import strike_pose.search
+
+        return tuple(getattr(strike_pose.search, self.attribute))
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+SEARCH_METHODS, SEARCH_LOSSES = _SearchNames("METHODS"), _SearchNames("LOSSES")
+
+
+def _choice(option: str, names: _SearchNames):
+    """An argparse type: a value of `names`, else one error line listing them."""
+    def check(text: str) -> str:
+        if text not in names:
+            raise StrikePoseError(f"{option} takes one of {', '.join(names)}, got {shown(text)}")
+        return text
+
+    return check
+
+
+def _number(option: str, kind: type, what: str, ok):
+    """An argparse type: a finite number of `kind` for which ok(value) holds, else one error line saying
+    what `option` takes (argparse's own message would come with a usage screen)."""
+    def check(text: str):
+        try:
+            value = kind(text)
+            good = (kind is int or math.isfinite(value)) and ok(value)
+        except ValueError:  # not a number of this kind (or an integer of more digits than Python reads)
+            good = False
+        if not good:
+            raise StrikePoseError(f"{option} takes {what}, got {shown(text)}")
+        return value
+
+    return check
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------- commands
 
+MSAA_SAMPLES = (0, 2, 4, 8, 16)  # --msaa: 0 is off; a driver draws at most its GL_MAX_SAMPLES
+
+
+def _msaa_choices() -> str:
+    return f"0 (off), {', '.join(map(str, MSAA_SAMPLES[1:-1]))} or {MSAA_SAMPLES[-1]}"
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from strike_pose.export import write_png
-    from strike_pose.render import default_renderer
+    from strike_pose.render import default_renderer, warn_if_out_of_view
 
-    if args.msaa not in (0, 2, 4, 8, 16):
-        raise StrikePoseError(f"--msaa takes 0 (off), 2, 4, 8 or 16 samples, got {args.msaa}")
+    if args.msaa not in MSAA_SAMPLES:
+        raise StrikePoseError(f"--msaa takes {_msaa_choices()} samples, got {args.msaa}")
     out = _check_new_file(args.out, ".png")
     scene = load_scene_from_args(args, needs_class=False)
     pose = pose_from_args(args, scene)
-    warn_if_out_of_view(scene, pose)
-    image = default_renderer().render(scene, pose, size=args.size, msaa=args.msaa)
+    renderer = default_renderer()
+    if args.msaa > renderer.max_samples:
+        warn(f"--msaa {args.msaa}: this OpenGL driver draws at most {renderer.max_samples} samples per pixel, so "
+             f"the picture has {renderer.max_samples}" if renderer.max_samples else
+             f"--msaa {args.msaa}: this OpenGL driver has no multisampling, so the picture is not antialiased")
+    warn_if_out_of_view(scene, pose, size=args.size, renderer=renderer)
+    image = renderer.render(scene, pose, size=args.size, msaa=args.msaa)
     write_png(out, image)
     print(f"wrote {out} ({args.size}x{args.size}, pose {','.join(f'{v:g}' for v in pose.as_tuple())})",
           file=sys.stderr)
     return 0
 
 
-def warn_if_out_of_view(scene, pose) -> None:
-    """A pose whose object covers no pixel shows only the background: say so."""
-    from strike_pose.render import default_renderer
-
-    ids, _ = default_renderer().render_visibility(scene, pose, size=64)
-    if not (ids > 0).any():
-        print(f"warning: the object is not in view at pose {','.join(f'{v:g}' for v in pose.as_tuple())}: the "
-              "picture shows only the background (x and y must stay within about 0.14 x -z of the centre)",
-              file=sys.stderr)
-
-
-def classify_scene(scene, pose, clf, top: int = 5) -> dict:
-    """Render at the classifier's input size and classify: the record `classify --json` prints."""
-    from strike_pose.render import default_renderer
-
-    warn_if_out_of_view(scene, pose)
-    image = default_renderer().render(scene, pose, size=clf.input_size)
-    probs = clf.probabilities(image)
-    return {**clf.describe(probs, scene.true_class, k=top), "pose": pose.as_dict()}, image
-
-
 def _print_prediction(record: dict) -> None:
     true = record["true_class"]
-    print(f"model {record['model']}   true class {true['label']!r} p={true['prob']:.3f}")
+    if true is None:  # a mesh classified without --true-class
+        print(f"model {record['model']}")
+    else:
+        print(f"model {record['model']}   true class {true['label']!r} p={true['prob']:.3f}")
     for i, row in enumerate(record["top"], 1):
         bar = "#" * round(row["prob"] * 30)
         print(f"{i:>2}. {row['label'][:28]:<28} {row['prob']:6.3f} {bar}")
@@ -149,6 +194,7 @@ def _read_shot(path: str) -> dict:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from strike_pose.models.classify import classify_scene
     from strike_pose.scene import Pose, scene_from_record
 
     if not 1 <= args.top <= 1000:
@@ -163,13 +209,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
         except StrikePoseError as exc:
             raise StrikePoseError(f"shot {args.from_shot}: {exc}") from None
         for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            warn(warning)
         args.model = args.model or shot.get("model")
     else:
-        scene = load_scene_from_args(args)
+        scene = load_scene_from_args(args, needs_class=False)  # without a class: the top classes only
         pose = pose_from_args(args, scene)
     clf = classifier_from_args(args)
-    record, _ = classify_scene(scene, pose, clf, top=args.top)
+    record = classify_scene(scene, pose, clf, top=args.top).record
     if args.json:
         _print_json(record)
     else:
@@ -322,17 +368,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    from strike_pose.models.labels import imagenet_labels
+    from strike_pose.models.labels import find_classes, imagenet_labels, similar_classes
 
-    import difflib
-
-    needle = (args.filter or "").lower()
-    labels = imagenet_labels()
-    matches = [(i, label) for i, label in enumerate(labels) if needle in label.lower()]
+    matches = find_classes(args.filter)
     if not matches:
-        words = sorted({w for label in labels for w in label.lower().replace(",", " ").split()})
-        close = difflib.get_close_matches(needle, words, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "; try a shorter word"
+        if args.filter.strip().lstrip("+-").isdecimal():
+            raise StrikePoseError(f"no ImageNet class has the index {args.filter.strip()}; the indices are 0 to "
+                                  f"{len(imagenet_labels()) - 1}")
+        close = similar_classes(args.filter)
+        hint = f"; did you mean {' or '.join(repr(label) for _, label in close)}?" if close else "; try a shorter word"
         raise StrikePoseError(f"no ImageNet label contains {args.filter!r}{hint}")
     for i, label in matches:
         print(f"{i:>4} {label}")
@@ -351,8 +395,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the GUI where a display is, else a headless render + classify into out/."""
-    from strike_pose.export import check_writable, export_shot, shot_stem
+    from strike_pose.export import check_writable, export_shot, shot_record, shot_stem
     from strike_pose.gui import WindowUnavailable, display_available, run_gui
+    from strike_pose.models.classify import classify_scene
 
     check_writable(args.out)
     scene = load_scene_from_args(args)
@@ -363,10 +408,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return run_gui(scene, clf, args.out, model_name=clf.name, pose=pose)
         except WindowUnavailable as exc:
             print(f"note: {exc}; running the headless demo instead", file=sys.stderr)
-    record, image = classify_scene(scene, pose, clf)
-    probs = [0.0] * 1000
-    probs[record["top"][0]["index"]] = 1.0
-    files = export_shot(args.out, shot_stem(scene.name, probs), image, {**record, "scene": scene.describe()})
+    shot = classify_scene(scene, pose, clf)
+    record = shot_record(scene, pose, clf, shot.probs)  # the sidecar every export writes
+    files = export_shot(args.out, shot_stem(scene.name, shot.probs), shot.image, record)
     _print_prediction(record)
     print(f"wrote {files['image']} and {files['json']}")
     return 0
@@ -391,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render a scene at a pose to a PNG")
     _add_scene_options(p)
     p.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
-    p.add_argument("--msaa", type=int, default=0, help="multisample antialiasing samples (0, 2, 4)")
+    p.add_argument("--msaa", type=int, default=0, help=f"multisample antialiasing: {_msaa_choices()} samples "
+                   "(default 0; the OpenGL driver may draw fewer, which is said)")
     p.add_argument("--out", required=True, help="the PNG to write (never overwritten)")
     p.set_defaults(func=cmd_render)
 
@@ -408,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p)
     _add_model_options(p)
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
-    p.add_argument("--loss", default="margin", choices=("margin", "logp"), help="the search's loss (default margin)")
+    p.add_argument("--loss", default="margin", type=_choice("--loss", SEARCH_LOSSES), choices=SEARCH_LOSSES, metavar="LOSS",
+                   help="the search's loss, one of %(choices)s (default margin)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_grad)
 
@@ -418,21 +464,27 @@ def build_parser() -> argparse.ArgumentParser:
                        "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input; 130: interrupted (Ctrl+C), the best pose so far printed.")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--method", default="grad", choices=("grad", "random", "fd", "cmaes"),
-                   help="grad (the analytic gradient through the differentiable twin, default), random, "
-                   "fd (finite differences), cmaes")
+    p.add_argument("--method", default="grad", type=_choice("--method", SEARCH_METHODS), choices=SEARCH_METHODS,
+                   metavar="METHOD", help="one of %(choices)s (default grad: the analytic gradient through the "
+                   "differentiable twin; random; "
+                   "fd: finite differences; cmaes)")
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
-    p.add_argument("--radius", type=float, metavar="DEGREES",
+    p.add_argument("--radius", type=_number("--radius", float, "degrees between 0 and 180", lambda v: 0 < v <= 180),
+                   metavar="DEGREES",
                    help="keep the orientation within DEGREES of the start (default: the whole pose space)")
     p.add_argument("--first", action="store_true", help="stop at the first fooling pose (default: keep "
                    "looking for fooling poses closer to the start until the steps or time run out)")
-    p.add_argument("--steps", type=int, default=100, help="at most this many steps (default 100)")
-    p.add_argument("--budget-seconds", type=float, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--lr", type=float, help="step size for grad and fd: degrees for the angles and the "
+    p.add_argument("--steps", type=_number("--steps", int, "a whole number of steps, at least 1", lambda v: v >= 1),
+                   default=100, help="at most this many steps (default 100)")
+    p.add_argument("--budget-seconds", type=_number("--budget-seconds", float, "a positive number of seconds",
+                                                    lambda v: v > 0), help="stop after this many seconds")
+    p.add_argument("--seed", type=_number("--seed", int, "a whole number from 0 up", lambda v: v >= 0), default=0,
+                   help="random seed (default 0)")
+    p.add_argument("--lr", type=_number("--lr", float, "a positive step size (leave --lr out for the default)",
+                                        lambda v: v > 0), help="step size for grad and fd: degrees for the angles and the "
                    "same number of region units for x, y, z (default 2)")
-    p.add_argument("--loss", default="margin", choices=("margin", "logp"),
-                   help="margin (true logit - best other, default) or logp (log p(true class))")
+    p.add_argument("--loss", default="margin", type=_choice("--loss", SEARCH_LOSSES), choices=SEARCH_LOSSES, metavar="LOSS",
+                   help="one of %(choices)s (default margin: true logit - best other; logp: log p(true class))")
     p.add_argument("--light", action="store_true", help="search the light (ambient, diffuse, direction) too")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -459,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("classes", help="list the ImageNet classes (index and label)")
-    p.add_argument("filter", nargs="?", help="only labels containing this text")
+    p.add_argument("filter", nargs="?", help="only labels containing this text, or the class of this index")
     p.set_defaults(func=cmd_classes)
 
     p = sub.add_parser("gui", help="the desktop visualizer (needs a display)")
@@ -479,15 +531,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+NUMBER_OPTIONS = ("--pose", "--seed", "--lr", "--radius", "--steps", "--budget-seconds", "--top", "--size", "--msaa")
+
+
 def join_negative_values(argv: list[str]) -> list[str]:
-    """`--pose -75,25,0,0,0,-8` as users write it: argparse would take the value for an option."""
+    """`--pose -75,25,0,0,0,-8` or `--lr -1e-3` as users write them: argparse would take such a value for
+    an option (and say only "expected one argument"), so the value is joined to its option."""
     out: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--pose" and i + 1 < len(argv) and argv[i + 1].startswith("-") and (
-                argv[i + 1][1:2] in "0123456789." or "," in argv[i + 1]):  # also -nan,... and -inf,...
-            out.append(f"--pose={argv[i + 1]}")
+        if arg in NUMBER_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and (
+                argv[i + 1][1:2] in "0123456789." or "," in argv[i + 1]  # also -nan,... and -inf,...
+                or argv[i + 1][1:].lower() in ("inf", "nan", "infinity")):
+            out.append(f"{arg}={argv[i + 1]}")
             i += 2
             continue
         out.append(arg)

@@ -590,6 +590,8 @@ def test_any_class_value_resolves_or_says_what_is_wrong(value):
     (["grad", "--scene", "traffic_light", "--target", "nothing at all"], "--target 'nothing at all' is not an ImageNet"),
     (["grad", "--scene", "traffic_light", "--target", "5000"], "--target index 5000 is out of range"),
     (["grad", "--target="], "--target is empty"),
+    (["grad", "--scene", "traffic_light", "--target", "Bus"], "did you mean 'school bus', "),
+    (["classify", "--scene", "traffic_light", "--true-class", "buss"], "did you mean 'school bus', "),
     (["classify", "--scene", "no_such_scene"], "unknown scene 'no_such_scene'"),
     (["classify", "--scene", "school_bux"], "did you mean 'school_bus'"),
 ])
@@ -606,6 +608,7 @@ def test_unknown_names_on_the_command_line(capsys, args, words):
     ("a,b,c,d,e,f", "--pose takes numbers"),
     ("", "--pose is empty"),
     ("1e30,0,0,0,0,-8", "far outside a turn"),
+    ("-inf", "six comma-separated numbers"),
 ])
 def test_bad_poses_on_the_command_line_leave_no_file(tmp_path, capsys, pose, words):
     out = tmp_path / "out"
@@ -747,9 +750,10 @@ def test_a_shot_whose_scene_changed_is_reproduced_with_a_warning(shot_dir, tmp_p
     record = json.loads((shot_dir / "good.json").read_text())
     record["scene"]["path"] = str(scene)
     shot = write(tmp_path, "shot.json", json.dumps(record))
-    assert main(["classify", "--from", str(shot), "--top", "1", "--json"]) == 0
-    err = capsys.readouterr().err
-    assert err == f"warning: scene file {scene} changed since the shot was taken; results may differ\n"
+    with pytest.warns(StrikePoseWarning) as caught:  # the one warning channel: printed `warning: ...` by Python
+        assert main(["classify", "--from", str(shot), "--top", "1", "--json"]) == 0
+    assert [str(w.message) for w in caught] == [f"scene file {scene} changed since the shot was taken; results may differ"]
+    assert capsys.readouterr().err == ""
 
 
 # ================================================================== the command line: no partial files

@@ -80,7 +80,13 @@ def run_gui(scene, classifier, export_dir: str | Path = "out", *, model_name: st
     except Exception as exc:
         if type(exc).__name__ not in WINDOW_ERRORS:
             raise
-        raise WindowUnavailable(f"could not open a window on display {os.environ.get('DISPLAY')!r} ({exc}); "
+        display = os.environ.get("DISPLAY")
+        if type(exc).__name__ == "NoSuchDisplayException" and display:  # pyglet says 'Cannot connect to "None"'
+            raise WindowUnavailable(
+                f"cannot connect to the X display {display!r} named by DISPLAY: no X server answers there; run "
+                f"the GUI in a desktop session, start a virtual one (`Xvfb {display} -screen 0 1600x1000x24 &`), "
+                "or use `strike-pose run --headless`") from exc
+        raise WindowUnavailable(f"could not open a window on display {display!r} ({exc}); "
                                 "check the display, or use `strike-pose run --headless`") from exc
     pyglet.app.run(1.0 / fps)
     left = window.leftover_threads or threads_left()
