@@ -137,7 +137,7 @@ class GLWatch:
     def counts(self) -> dict:
         self.poll()
         r = self.renderer
-        return {"meshes": len(r._meshes), "backgrounds": len(r._backgrounds), "framebuffers": len(r._targets),
+        return {**r.cache_sizes(),
                 "released": self.released, "dropped_unreleased": len(self.leaked),
                 "leaked_kinds": dict(sorted(collections.Counter(type(h).__name__ for h in self.leaked).items()))}
 

@@ -105,3 +105,35 @@ def test_a_batch_is_drawn_as_tiles_and_read_back_once(renderer):
     grid = TileGrid.of(7, 299, 299)
     assert grid.columns * grid.rows >= 7 and all(v % 2 == 0 for i in range(7) for v in grid.viewport(i)[:2])
     assert TileGrid.capacity(224, 224, 4096) == 18 * 18
+
+
+def test_bounded_cache_keeps_its_limit_and_releases_what_it_drops():
+    from strike_pose.render.common import BoundedCache
+
+    released = []
+    cache = BoundedCache(2, release=released.append)
+    owners = [np.zeros(1) for _ in range(3)]
+    made = [cache.get(id(o), lambda i=i: f"value {i}", keep=o) for i, o in enumerate(owners)]
+    assert made == ["value 0", "value 1", "value 2"] and len(cache) == 2 and released == ["value 0"]
+    assert cache.get(id(owners[2]), lambda: "again", keep=owners[2]) == "value 2"  # a hit makes nothing
+    assert cache.get(("a key", 1), lambda: "no owner") == "no owner" and len(cache) == 2
+    assert released == ["value 0", "value 1"]
+    cache.clear()
+    assert len(cache) == 0 and released == ["value 0", "value 1", "value 2", "no owner"]
+
+
+def test_renderer_caches_are_bounded_and_their_sizes_public(cube_scene):
+    from strike_pose.render.gl import GPU_CACHE_LIMIT, GLRenderer
+
+    renderer = GLRenderer()
+    try:
+        for side in range(16, 16 + 2 * (GPU_CACHE_LIMIT + 3), 2):
+            renderer.render(cube_scene, Pose(0, 0, 0, 0, 0, -8), size=side)
+        sizes = renderer.cache_sizes()
+        assert sizes == {"meshes": 1, "backgrounds": GPU_CACHE_LIMIT, "framebuffers": GPU_CACHE_LIMIT}
+        renderer.release()
+        assert renderer.cache_sizes() == {"meshes": 0, "backgrounds": 0, "framebuffers": 0}
+    finally:
+        renderer.release()
+        renderer.ctx.release()
+

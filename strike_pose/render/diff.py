@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from strike_pose.render.common import background_array, mip_pyramid
+from strike_pose.render.common import BoundedCache, background_array, mip_pyramid
 from strike_pose.render.transforms import pose_rotation_translation, projection
 from strike_pose.scene import FAR, NEAR, Scene
 
 WALK_STEPS = 4  # triangles walked from a silhouette pixel to the real silhouette edge
+TENSOR_CACHE_LIMIT = 8  # meshes (and backgrounds) whose topology and tensors are kept, per device and dtype
 
 
 # ------------------------------------------------------------------------------- per-mesh data
@@ -37,14 +38,15 @@ class MeshTopology:
     neighbours: np.ndarray  # (F, 3) int64
 
 
-_topologies: dict = {}
+_topologies = BoundedCache(TENSOR_CACHE_LIMIT)
 
 
 def mesh_topology(mesh) -> MeshTopology:
     """Edge adjacency on vertices welded by position (UV seams and flat normals split vertices)."""
-    cached = _topologies.get(id(mesh))
-    if cached is not None and cached[0] is mesh:
-        return cached[1]
+    return _topologies.get(id(mesh), lambda: _topology(mesh), keep=mesh)
+
+
+def _topology(mesh) -> MeshTopology:
     _, welded = np.unique(np.round(mesh.positions.astype(np.float64), 6), axis=0, return_inverse=True)
     faces = welded.reshape(-1)[mesh.faces]  # (F, 3) welded vertex ids
     f_count = len(faces)
@@ -63,11 +65,7 @@ def mesh_topology(mesh) -> MeshTopology:
     first, second = order[:-1][pair], order[1:][pair]
     neighbours[first] = second // 3
     neighbours[second] = first // 3
-    topology = MeshTopology(neighbours.reshape(f_count, 3))
-    if len(_topologies) >= 8:
-        _topologies.pop(next(iter(_topologies)))
-    _topologies[id(mesh)] = (mesh, topology)
-    return topology
+    return MeshTopology(neighbours.reshape(f_count, 3))
 
 
 @dataclass
@@ -83,14 +81,14 @@ class _MeshTensors:
     level_height: torch.Tensor  # (L,) int64
 
 
-_tensors: dict = {}
+_tensors = BoundedCache(TENSOR_CACHE_LIMIT)
 
 
 def _mesh_tensors(mesh, device, dtype) -> _MeshTensors:
-    key = (id(mesh), str(device), dtype)
-    cached = _tensors.get(key)
-    if cached is not None and cached[0] is mesh:
-        return cached[1]
+    return _tensors.get((id(mesh), str(device), dtype), lambda: _new_mesh_tensors(mesh, device, dtype), keep=mesh)
+
+
+def _new_mesh_tensors(mesh, device, dtype) -> _MeshTensors:
     levels = mip_pyramid(mesh.texture)
     sizes = [lv.shape[:2] for lv in levels]
     offsets = np.cumsum([0] + [h * w for h, w in sizes])[:-1]
@@ -99,16 +97,12 @@ def _mesh_tensors(mesh, device, dtype) -> _MeshTensors:
     def t(array, kind=dtype):
         return torch.as_tensor(np.asarray(array), device=device).to(kind)
 
-    data = _MeshTensors(
+    return _MeshTensors(
         positions=t(mesh.positions), normals=t(mesh.normals), uvs=t(mesh.uvs),
         faces=t(mesh.faces, torch.int64), neighbours=t(mesh_topology(mesh).neighbours, torch.int64),
         texels=t(texels), level_offset=t(offsets, torch.int64),
         level_width=t([w for _, w in sizes], torch.int64), level_height=t([h for h, _ in sizes], torch.int64),
     )
-    if len(_tensors) >= 8:
-        _tensors.pop(next(iter(_tensors)))
-    _tensors[key] = (mesh, data)
-    return data
 
 
 # ------------------------------------------------------------------------------- the pieces
@@ -346,19 +340,14 @@ def light_tensor(scene: Scene, dtype=torch.float32, device="cpu") -> torch.Tenso
     return torch.tensor([light.ambient, light.diffuse, *light.unit_direction()], dtype=dtype, device=device)
 
 
-_backgrounds: dict = {}
+_backgrounds = BoundedCache(TENSOR_CACHE_LIMIT)
 
 
 def _background(scene: Scene, width: int, height: int, device, dtype) -> torch.Tensor:
     """The background as an (H, W, 3) tensor in [0, 1], converted once per image, size and device."""
     array = background_array(scene, width, height)
-    key = (id(array), str(device), dtype)
-    cached = _backgrounds.get(key)
-    if cached is None or cached[0] is not array:
-        if len(_backgrounds) >= 8:
-            _backgrounds.pop(next(iter(_backgrounds)))
-        cached = _backgrounds[key] = (array, torch.as_tensor(array, device=device).to(dtype) / 255.0)
-    return cached[1]
+    return _backgrounds.get((id(array), str(device), dtype),
+                            lambda: torch.as_tensor(array, device=device).to(dtype) / 255.0, keep=array)
 
 
 def render_differentiable(scene: Scene, pose: torch.Tensor, size: int | tuple[int, int] | None = None,

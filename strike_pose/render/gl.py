@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from strike_pose.errors import StrikePoseError
-from strike_pose.render.common import background_array, mip_pyramid
+from strike_pose.render.common import BoundedCache, background_array, mip_pyramid
 from strike_pose.render.transforms import model_matrix, projection
 from strike_pose.scene import FAR, NEAR, Light, Pose, Scene
 
 MAX_FRAMEBUFFER = 4096  # the side of the largest framebuffer a batch of tiles is drawn into
+GPU_CACHE_LIMIT = 8  # meshes, background textures and framebuffers each renderer keeps on the GPU
 
 SHADERS_DIR = Path(__file__).resolve().parent.parent.parent / "shaders"
 
@@ -131,7 +132,6 @@ class TileGrid:
 
 @dataclass
 class _GpuMesh:
-    mesh: object  # keeps the Mesh alive while its id keys the cache
     vao_color: object
     vao_visibility: object
     texture: object
@@ -155,18 +155,21 @@ class GLRenderer:
         self._background_program = self.ctx.program(vertex_shader=_shader("background.vert"),
                                                     fragment_shader=_shader("background.frag"))
         self._background_vao = self.ctx.vertex_array(self._background_program, [])
-        self._meshes: dict[int, _GpuMesh] = {}
-        self._backgrounds: dict[tuple, tuple[np.ndarray, object]] = {}
-        self._targets: dict[tuple, tuple] = {}
+        self._meshes = BoundedCache(GPU_CACHE_LIMIT, release=self._release)
+        self._backgrounds = BoundedCache(GPU_CACHE_LIMIT, release=lambda texture: texture.release())
+        self._targets = BoundedCache(GPU_CACHE_LIMIT, release=self._release_target)
+
+    def cache_sizes(self) -> dict[str, int]:
+        """How many meshes, background textures and framebuffers this renderer holds on the GPU now
+        (each at most GPU_CACHE_LIMIT)."""
+        return {"meshes": len(self._meshes), "backgrounds": len(self._backgrounds), "framebuffers": len(self._targets)}
 
     # -------------------------------------------------------------------------------- resources
 
     def _gpu_mesh(self, mesh) -> _GpuMesh:
-        cached = self._meshes.get(id(mesh))
-        if cached is not None and cached.mesh is mesh:
-            return cached
-        if len(self._meshes) >= 8:
-            self._release(self._meshes.pop(next(iter(self._meshes))))
+        return self._meshes.get(id(mesh), lambda: self._upload_mesh(mesh), keep=mesh)
+
+    def _upload_mesh(self, mesh) -> _GpuMesh:
         ctx = self.ctx
         vertices = np.hstack([mesh.positions, mesh.normals, mesh.uvs]).astype("f4")
         vbo = ctx.buffer(vertices.tobytes())
@@ -186,9 +189,7 @@ class GLRenderer:
         texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         texture.anisotropy = 1.0  # llvmpipe's anisotropic filter cannot be matched by the twin
         texture.repeat_x = texture.repeat_y = True
-        gpu = _GpuMesh(mesh, vao_color, vao_visibility, texture, (vbo, ibo))
-        self._meshes[id(mesh)] = gpu
-        return gpu
+        return _GpuMesh(vao_color, vao_visibility, texture, (vbo, ibo))
 
     @staticmethod
     def _release(gpu: _GpuMesh) -> None:
@@ -197,34 +198,22 @@ class GLRenderer:
 
     def _background_texture(self, scene: Scene, width: int, height: int):
         array = background_array(scene, width, height)
-        key = (id(array),)
-        cached = self._backgrounds.get(key)
-        if cached is None or cached[0] is not array:
-            if len(self._backgrounds) >= 8:
-                self._backgrounds.pop(next(iter(self._backgrounds)))[1].release()
-            texture = self.ctx.texture((width, height), 3, array.tobytes(), alignment=1)
-            cached = (array, texture)
-            self._backgrounds[key] = cached
-        return cached[1]
+        return self._backgrounds.get(
+            id(array), lambda: self.ctx.texture((width, height), 3, array.tobytes(), alignment=1), keep=array)
 
     def _target(self, kind: str, width: int, height: int, samples: int):
-        key = (kind, width, height, samples)
-        if key not in self._targets:
-            if len(self._targets) >= 8:
-                self._release_target(self._targets.pop(next(iter(self._targets))))
-            ctx = self.ctx
-            if kind == "visibility":
-                color = ctx.texture((width, height), 2, dtype="f4")
-                fbo = ctx.framebuffer([color], ctx.depth_renderbuffer((width, height)))
-                self._targets[key] = (fbo, None)
-            else:
-                color = ctx.renderbuffer((width, height), 4, samples=samples)
-                fbo = ctx.framebuffer([color], ctx.depth_renderbuffer((width, height), samples=samples))
-                resolve = None
-                if samples:
-                    resolve = ctx.framebuffer([ctx.renderbuffer((width, height), 4)])
-                self._targets[key] = (fbo, resolve)
-        return self._targets[key]
+        """(framebuffer, resolve framebuffer or None) of a kind ("color" or "visibility") and size."""
+        return self._targets.get((kind, width, height, samples), lambda: self._new_target(kind, width, height, samples))
+
+    def _new_target(self, kind: str, width: int, height: int, samples: int):
+        ctx = self.ctx
+        if kind == "visibility":
+            color = ctx.texture((width, height), 2, dtype="f4")
+            return ctx.framebuffer([color], ctx.depth_renderbuffer((width, height))), None
+        color = ctx.renderbuffer((width, height), 4, samples=samples)
+        fbo = ctx.framebuffer([color], ctx.depth_renderbuffer((width, height), samples=samples))
+        resolve = ctx.framebuffer([ctx.renderbuffer((width, height), 4)]) if samples else None
+        return fbo, resolve
 
     @staticmethod
     def _release_target(target) -> None:
@@ -361,12 +350,6 @@ class GLRenderer:
 
     @_in_own_context
     def release(self) -> None:
-        for gpu in self._meshes.values():
-            self._release(gpu)
-        self._meshes.clear()
-        for _, texture in self._backgrounds.values():
-            texture.release()
-        self._backgrounds.clear()
-        for target in self._targets.values():
-            self._release_target(target)
-        self._targets.clear()
+        """Release every GPU object this renderer holds (not its context)."""
+        for cache in (self._meshes, self._backgrounds, self._targets):
+            cache.clear()
