@@ -7,7 +7,6 @@ uniform float ambient;
 uniform float diffuse;
 uniform float specular;
 uniform float shininess;
-uniform bool use_texture;
 in vec3 v_position;
 in vec3 v_normal;
 in vec2 v_uv;
@@ -16,7 +15,7 @@ out vec4 frag_color;
 void main() {
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;  // two-sided: meshes with flipped faces still light sensibly
-    vec3 base = use_texture ? texture(albedo, v_uv).rgb : vec3(0.7);
+    vec3 base = texture(albedo, v_uv).rgb;  // a plain object has a plain texture (Scene.as_shown)
     vec3 color = base * (ambient + diffuse * max(dot(n, light_direction), 0.0));
     if (specular > 0.0) {
         vec3 h = normalize(light_direction + normalize(-v_position));

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import tomllib
+import weakref
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -37,6 +39,7 @@ IMAGENET_MEAN_RGB = (124, 116, 104)
 MAX_ANGLE = 36000.0  # degrees (100 turns): beyond it float32 maths loses the angle, so a pose is refused
 MAX_DISTANCE = 1e12  # scene units: far beyond the far plane (1000), and well inside float32's range
 MAX_SCENE_BYTES = 1_000_000  # a scene file is a few lines of TOML
+PLAIN_ALBEDO = 179  # the grey (of 255) an object shown without its texture has: 0.7, as in the original app
 
 
 def finite_float(value: Any) -> float | None:
@@ -173,6 +176,23 @@ class Scene:
     def with_camera(self, **changes) -> "Scene":
         return replace(self, camera=replace(self.camera, **changes))
 
+    def as_shown(self, background: bool = True, texture: bool = True, specular: float | None = None) -> "Scene":
+        """The scene derived for display, which both renderers draw as they draw any scene: without
+        `background` the frame is the ImageNet mean colour; without `texture` the object is plain grey
+        (PLAIN_ALBEDO); `specular`, when given, is the light's specular strength (0 turns it off).
+
+        The same mesh always gives the same plain mesh (the renderers keep uploads by mesh), and with
+        nothing to change the scene itself comes back.
+        """
+        scene = self
+        if not background and scene.background is not None:
+            scene = replace(scene, background=None)
+        if not texture:
+            scene = replace(scene, mesh=plain_mesh(scene.mesh))
+        if specular is not None and scene.light.specular != specular:
+            scene = scene.with_light(specular=specular)
+        return scene
+
     def describe(self) -> dict:
         """What an export records to reproduce this scene."""
         return {
@@ -182,6 +202,24 @@ class Scene:
             "camera": asdict(self.camera),
             "light": {**asdict(self.light), "direction": list(self.light.direction)},
         }
+
+
+_PLAIN_TEXTURE = np.full((4, 4, 3), PLAIN_ALBEDO, np.uint8)
+_PLAIN_TEXTURE.setflags(write=False)  # shared by every plain mesh
+_plain_meshes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # mesh -> its plain mesh, while it lives
+_plain_lock = threading.Lock()
+
+
+def plain_mesh(mesh: Any) -> Any:
+    """`mesh` with a plain grey texture (PLAIN_ALBEDO), the same object for the same mesh."""
+    with _plain_lock:
+        try:
+            plain = _plain_meshes.get(mesh)
+        except TypeError:  # a mesh that cannot be weakly referenced: not kept
+            return replace(mesh, texture=_PLAIN_TEXTURE)
+        if plain is None:
+            plain = _plain_meshes[mesh] = replace(mesh, texture=_PLAIN_TEXTURE)
+        return plain
 
 
 # ----------------------------------------------------------------------------- validation helpers

@@ -109,3 +109,22 @@ def test_twin_gradients_of_a_batch_come_back_per_pose(bus, renderer):
     alone = twin_gradients(bus, poses[1:], lambda images: (images.mean(dim=(1, 2, 3)), None), renderer=renderer)
     assert np.allclose(alone.pose_grads[0], out.pose_grads[1], rtol=1e-4, atol=1e-6)
     assert (out.light_grads[:, :2] > 0).all(), "more light, brighter picture"
+
+
+def test_the_twin_draws_a_scene_as_shown_as_it_draws_any_scene(bus, renderer):
+    """Plain (texture=False) is the picture of a plain 4x4 texture at PLAIN_ALBEDO; without background
+    the uncovered pixels are the ImageNet mean colour; and the twin still matches OpenGL on both."""
+    from dataclasses import replace
+
+    from strike_pose.scene import IMAGENET_MEAN_RGB, PLAIN_ALBEDO
+
+    pose = torch.tensor(bus.pose.as_tuple(), dtype=torch.float32)
+    reference = replace(bus, mesh=replace(bus.mesh, texture=np.full((4, 4, 3), PLAIN_ALBEDO, np.uint8)))
+    plain = render_differentiable(bus.as_shown(texture=False), pose, renderer=renderer)
+    assert torch.equal(plain, render_differentiable(reference, pose, renderer=renderer))
+    bare = bus.as_shown(background=False)
+    image = render_differentiable(bare, pose, renderer=renderer, antialias=False).numpy()  # no edge blending
+    ids, _ = renderer.render_visibility(bare, bus.pose)
+    assert np.allclose(image[ids == 0] * 255, IMAGENET_MEAN_RGB, atol=1e-3)
+    for scene in (bus.as_shown(texture=False), bare):
+        assert parity(renderer, scene, np.array(bus.pose.as_tuple()), antialias=False) <= 0.5

@@ -137,3 +137,35 @@ def test_renderer_caches_are_bounded_and_their_sizes_public(cube_scene):
         renderer.release()
         renderer.ctx.release()
 
+
+def test_a_scene_as_shown_plain_draws_as_a_plain_grey_texture_would(renderer, bus):
+    """as_shown(texture=False) is the picture the visualizer drew by swapping in a plain 4x4 texture."""
+    from dataclasses import replace
+
+    from strike_pose.scene import PLAIN_ALBEDO
+
+    assert PLAIN_ALBEDO == 179
+    reference = replace(bus, mesh=replace(bus.mesh, texture=np.full((4, 4, 3), 179, np.uint8)))
+    shown = bus.as_shown(texture=False)
+    assert shown.mesh is bus.as_shown(texture=False).mesh  # one plain mesh per mesh: uploaded once
+    assert np.array_equal(renderer.render(shown, bus.pose), renderer.render(reference, bus.pose))
+    assert not np.array_equal(renderer.render(shown, bus.pose), renderer.render(bus, bus.pose))
+
+
+def test_a_scene_as_shown_without_background_has_none(renderer, bus):
+    from strike_pose.scene import IMAGENET_MEAN_RGB
+
+    assert bus.background is not None and bus.as_shown() is bus
+    shown = bus.as_shown(background=False)
+    assert shown.background is None and shown.mesh is bus.mesh
+    image = renderer.render(shown, bus.pose)
+    ids, _ = renderer.render_visibility(shown, bus.pose)
+    assert (ids == 0).mean() > 0.3 and (image[ids == 0] == IMAGENET_MEAN_RGB).all()
+    assert np.array_equal(image[ids > 0], renderer.render(bus, bus.pose)[ids > 0])
+
+
+def test_a_scene_as_shown_with_a_specular_strength(bus):
+    assert bus.as_shown(specular=0.6).light.specular == 0.6
+    assert bus.as_shown(specular=bus.light.specular) is bus
+    both = bus.as_shown(background=False, texture=False, specular=0.0)
+    assert both.background is None and both.mesh is bus.as_shown(texture=False).mesh and both.light.specular == 0.0

@@ -229,17 +229,15 @@ class GLRenderer:
     # --------------------------------------------------------------------------------- drawing
 
     def render(self, scene: Scene, pose: Pose | tuple | None = None, size: int | tuple[int, int] = 224,
-               msaa: int = 0, show_background: bool = True, show_object: bool = True,
-               use_texture: bool = True) -> np.ndarray:
-        """The image of `scene` at `pose` (default: the scene's start pose), (H, W, 3) uint8."""
+               msaa: int = 0) -> np.ndarray:
+        """The image of `scene` at `pose` (default: the scene's start pose), (H, W, 3) uint8. To show it
+        without its background or texture, render `scene.as_shown(...)`."""
         pose = scene.pose if pose is None else pose
-        return self.render_batch(scene, [pose], size, msaa, show_background=show_background,
-                                 show_object=show_object, use_texture=use_texture)[0]
+        return self.render_batch(scene, [pose], size, msaa)[0]
 
     @_in_own_context
     def render_batch(self, scene: Scene, poses, size: int | tuple[int, int] = 224, msaa: int = 0,
-                     lights: list[Light] | None = None, show_background: bool = True, show_object: bool = True,
-                     use_texture: bool = True) -> np.ndarray:
+                     lights: list[Light] | None = None) -> np.ndarray:
         """The images of `scene` at each of `poses` (Poses or rows of six numbers), (N, H, W, 3) uint8.
 
         The poses are drawn side by side as tiles of one framebuffer and read back at once, so a
@@ -252,42 +250,36 @@ class GLRenderer:
         width, height = image_size(size)
         samples = min(int(msaa), self.max_samples) if msaa else 0
         out = np.empty((len(poses), height, width, 3), np.uint8)
+        gpu = self._gpu_mesh(scene.mesh)
         ctx = self.ctx
         for first, grid in self._tile_batches(len(poses), width, height):
             fbo, resolve = self._target("color", grid.width, grid.height, samples)
             fbo.use()
             ctx.viewport = (0, 0, grid.width, grid.height)
-            if show_background:
-                fbo.clear(depth=1.0)
-                ctx.disable(moderngl.DEPTH_TEST)
-                self._background_texture(scene, width, height).use(0)
-                self._background_program["background"].value = 0
-                for i in range(grid.count):
-                    ctx.viewport = grid.viewport(i)
-                    self._background_program["origin"].value = grid.viewport(i)[:2]
-                    self._background_vao.render(moderngl.TRIANGLES, vertices=3)
-            else:
-                mean = np.array(background_array(scene, 1, 1)[0, 0], np.float32) / 255
-                fbo.clear(*mean, 1.0, depth=1.0)
-            if show_object:
-                gpu = self._gpu_mesh(scene.mesh)
-                program = self._mesh_program
-                program["projection"].write(self._projection(scene, width, height))
-                program["use_texture"].value = bool(use_texture)
-                program["specular"].value = scene.light.specular
-                program["shininess"].value = scene.light.shininess
-                gpu.texture.use(0)
-                program["albedo"].value = 0
-                ctx.enable(moderngl.DEPTH_TEST)
-                ctx.disable(moderngl.CULL_FACE)
-                for i in range(grid.count):
-                    light = lights[first + i] if lights is not None else scene.light
-                    program["light_direction"].value = tuple(light.unit_direction())
-                    program["ambient"].value = light.ambient
-                    program["diffuse"].value = light.diffuse
-                    program["model"].write(model_matrix(poses[first + i]).T.astype("f4").tobytes())
-                    ctx.viewport = grid.viewport(i)
-                    gpu.vao_color.render(moderngl.TRIANGLES)
+            fbo.clear(depth=1.0)
+            ctx.disable(moderngl.DEPTH_TEST)
+            self._background_texture(scene, width, height).use(0)
+            self._background_program["background"].value = 0
+            for i in range(grid.count):
+                ctx.viewport = grid.viewport(i)
+                self._background_program["origin"].value = grid.viewport(i)[:2]
+                self._background_vao.render(moderngl.TRIANGLES, vertices=3)
+            program = self._mesh_program
+            program["projection"].write(self._projection(scene, width, height))
+            program["specular"].value = scene.light.specular
+            program["shininess"].value = scene.light.shininess
+            gpu.texture.use(0)
+            program["albedo"].value = 0
+            ctx.enable(moderngl.DEPTH_TEST)
+            ctx.disable(moderngl.CULL_FACE)
+            for i in range(grid.count):
+                light = lights[first + i] if lights is not None else scene.light
+                program["light_direction"].value = tuple(light.unit_direction())
+                program["ambient"].value = light.ambient
+                program["diffuse"].value = light.diffuse
+                program["model"].write(model_matrix(poses[first + i]).T.astype("f4").tobytes())
+                ctx.viewport = grid.viewport(i)
+                gpu.vao_color.render(moderngl.TRIANGLES)
             if resolve is not None:
                 ctx.copy_framebuffer(resolve, fbo)
                 fbo = resolve
