@@ -21,7 +21,7 @@ from strike_pose.gui.arcball import (ArcballDrag, ball_point, euler_from_matrix,
                                      with_rotation)
 from strike_pose.gui.files import FileBrowser, list_folder, native_filters
 from strike_pose.gui.layout import compute_layout, fit_view, Rect
-from strike_pose.gui.session import Session, effective_scene, filter_classes, ViewSettings
+from strike_pose.gui.session import Session, effective_scene, ViewSettings
 from strike_pose.gui.workers import LatestFrameWorker, RateMeter, SearchJob, SearchRunner
 from strike_pose.gui.optimizer import SearchSettings
 from strike_pose.scene import Pose
@@ -277,13 +277,6 @@ def test_search_runner_reports_success_failure_and_errors():
 
 
 # ---------------------------------------------------------------------------------- files, labels
-
-def test_filter_classes_by_text_or_index():
-    assert 779 in filter_classes("school")
-    assert filter_classes("779")[0] == 779 or 779 in filter_classes("779")
-    assert len(filter_classes("")) == 1000
-    assert filter_classes("no such label at all") == []
-
 
 def test_file_browser_lists_folders_then_matching_files(tmp_path):
     (tmp_path / "sub").mkdir()

@@ -17,9 +17,9 @@ from imgui_bundle import imgui
 from strike_pose.gui import controls
 from strike_pose.gui.files import FILE_KINDS, FileBrowser, native_dialog_available, native_filters
 from strike_pose.gui.layout import Layout
-from strike_pose.gui.session import Session, filter_classes
+from strike_pose.gui.session import Session
 from strike_pose.search import METHODS
-from strike_pose.models.labels import imagenet_labels, label_of
+from strike_pose.models.labels import find_classes, imagenet_labels, label_of
 from strike_pose.render.transforms import frustum_half_extent
 
 GREEN = imgui.ImVec4(0.35, 0.85, 0.40, 1.0)
@@ -199,7 +199,7 @@ def _class_picker(state: PanelState, settings, height: float) -> None:
     if imgui.begin_list_box("##classes", (-1, height)):
         if imgui.selectable("untargeted (any wrong class)", settings.target is None)[0]:
             settings.target = None
-        matches = filter_classes(state.class_filter)
+        matches = [i for i, _ in find_classes(state.class_filter)]
         labels = imagenet_labels()
         clipper = imgui.ListClipper()
         clipper.begin(len(matches))

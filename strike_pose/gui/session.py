@@ -26,7 +26,7 @@ from strike_pose.gui.live import LiveAnalysis, Prediction
 from strike_pose.gui.loader import Loader
 from strike_pose.gui.optimizer import Optimizer
 from strike_pose.gui.workers import RateMeter
-from strike_pose.models.labels import imagenet_labels, label_of, resolve_class
+from strike_pose.models.labels import label_of, resolve_class
 from strike_pose.scene import Pose, Scene
 
 MAX_DISPLAY = 1024  # the largest side of the smooth display render, in pixels
@@ -52,17 +52,6 @@ class ViewSettings:
     def exported(self) -> dict:
         """What a capture records about the view (the rest is in the scene's light and camera)."""
         return {"background": self.background, "texture": self.texture, "specular": self.specular}
-
-
-def filter_classes(text: str, limit: int | None = None) -> list[int]:
-    """ImageNet indices whose label contains `text` (case-insensitive), or whose index is `text`."""
-    needle = text.strip().lower()
-    labels = imagenet_labels()
-    if not needle:
-        out = list(range(len(labels)))
-    else:
-        out = [i for i, label in enumerate(labels) if needle in label.lower() or needle == str(i)]
-    return out[:limit] if limit else out
 
 
 def effective_scene(base: Scene, view: ViewSettings, specular_strength: float,
