@@ -196,3 +196,10 @@ def test_adam_first_step_is_the_rate_against_the_gradient_and_reset_starts_again
     adam.step(-g, rate)
     adam.reset()
     assert np.array_equal(adam.step(g, rate), first)
+
+
+@pytest.mark.parametrize("search_light, passes", [(False, 13), (True, 23)])
+def test_fd_takes_the_pose_and_two_offsets_a_parameter_each_step(search_light, passes, bus, classifier):
+    steps = list(search(bus, classifier, method="fd", radius=30, steps=2, mode="first", search_light=search_light))
+    assert not steps[-1].success  # a find would add the search back's renders
+    assert [s.evaluations for s in steps] == [passes, 2 * passes]

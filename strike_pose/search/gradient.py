@@ -1,26 +1,27 @@
-"""The analytic-gradient search: descent on a smoothed loss from many starts at once, then a walk
-along the decision boundary towards the start.
+"""The analytic-gradient search: Adam descents on a smoothed loss, several side by side, their
+gradients from the differentiable twin.
 
 The classifier's loss is rough at the scale of a degree (its input gradient is high-frequency and
 edges jump between pixels), so the gradient at one pose describes a ripple, not the slope. This
 search follows the gradient of the loss averaged over `samples` poses jittered around each chain's
 pose (Gaussian, `jitter` degrees, and the same in the region's units for the rest): the gradient of a
-smoothed loss. `chains` descents run side by side, and all their jittered poses go through the
-differentiable twin and the classifier in one batched pass. Since the smoothed gradient gives a
-direction but not a distance, each chain then tries `line` step lengths along it, from a degree to the
-region's radius, on OpenGL with forward passes only (a few times cheaper than a backward pass), and
-moves to the best; a chain that stops improving restarts inside the region, near the start.
+smoothed loss. `chains` descents run side by side (chain 0 from the start, the others from the best
+of `screen` poses drawn from the region), and all their jittered poses go through the differentiable
+twin and the classifier in one batched pass. Each chain then takes an Adam step (strategies.Adam) of
+`learning_rate` degrees, and as many region units for x, y, z, and is projected onto the region. A
+chain whose smoothed loss has not improved for `patience` steps, or whose gradient is not finite,
+restarts from the best of `screen` fresh poses of the region.
 
-Once a fooling pose is known, chain 0 works on the closest one, c: the smoothed gradient there
-points across the decision boundary, so c is pushed a little further across it and the segment from
-there back to the start is searched for the fooling pose nearest the start (the gradient form of
-HopSkipJump's step; DeepFool and FMN rest on the same geometry). In the nearest mode every such find
-shrinks the region (strike_pose/search/context.py), so the other chains keep looking only where a
-closer fooling pose could be.
+The twin only proposes: a jittered pose that fools the model on the twin and could be closer to the
+start than the closest fooling pose so far is rendered and classified on OpenGL (at most `chains` a
+step, the closest to the start first), and only OpenGL's verdict is recorded. The record, and in the
+nearest mode the region's shrinking and the search back from each new closest find towards the
+start, belong to the SearchContext (strike_pose/search/context.py) and are shared by every strategy,
+so the chains restart and move only where a closer fooling pose could be.
 
 The pose the search shows (Step.pose) is a walker that starts at the start and moves by at most
-`learning_rate` degrees a step towards chain 0, or towards the closest fooling pose once there is one: the
-object glides, it never jumps. Its picture is classified on OpenGL each step.
+`learning_rate` degrees a step towards chain 0, or towards the closest fooling pose once there is
+one: the object glides, it never jumps. Its picture is classified on OpenGL each step.
 """
 
 from __future__ import annotations

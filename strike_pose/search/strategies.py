@@ -3,7 +3,9 @@ generator of Steps over one SearchContext and honours its region, budget, mode a
 
 - random: poses drawn uniformly from the region, rendered and classified in batches (the paper's RS;
           with a z range, its ZRS).
-- fd:     Adam on central finite differences, 12 forward passes a step (the paper's FD-G).
+- fd:     Adam on central finite differences (the paper's FD-G): 13 forward passes a step, the pose
+          itself and a pair of offsets for each of its 6 parameters (23 when the light's 5 are
+          searched too).
 - cmaes:  CMA-ES through the `cma` package (population 12), restarted inside the region when the
           nearest mode shrinks it.
 The analytic-gradient search is in strike_pose/search/gradient.py.
@@ -79,7 +81,8 @@ def _descend(ctx: SearchContext, gradient, learning_rate: float, patience: int =
 
 
 def fd_search(ctx: SearchContext) -> Iterator:
-    """Adam on central finite differences of the OpenGL loss (the pose itself and 2 offsets a parameter)."""
+    """Adam on central finite differences of the OpenGL loss: one batch of the pose itself and 2 offsets a
+    parameter (1 + 2 x 6 = 13 forward passes, 1 + 2 x 11 = 23 with the light)."""
 
     def gradient(params: np.ndarray):
         step = FD_OFFSET * ctx.region.scale
