@@ -21,7 +21,7 @@ from strike_pose.gui.arcball import (ArcballDrag, ball_point, euler_from_matrix,
                                      with_rotation)
 from strike_pose.gui.files import FileBrowser, list_folder, native_filters
 from strike_pose.gui.layout import compute_layout, fit_view, Rect
-from strike_pose.gui.session import Session, effective_scene, ViewSettings
+from strike_pose.gui.session import Session, ViewSettings
 from strike_pose.gui.workers import LatestFrameWorker, RateMeter, SearchJob, SearchRunner
 from strike_pose.gui.optimizer import SearchSettings
 from strike_pose.scene import Pose
@@ -327,14 +327,13 @@ def test_grad_cam_points_at_the_object_and_leaves_the_model_clean(renderer, clas
 
 # ------------------------------------------------------------------------------- capture, session
 
-def test_effective_scene_applies_the_view_toggles(bus):
-    plain: dict = {}
+def test_the_view_toggles_give_the_scene_as_shown(bus):
     view = ViewSettings(background=False, texture=False, specular=True)
-    scene = effective_scene(bus, view, 0.5, plain)
+    scene = view.shown(bus, 0.5)
     assert scene.background is None and scene.light.specular == 0.5
     assert scene.mesh is not bus.mesh and scene.mesh.positions is bus.mesh.positions
-    assert effective_scene(bus, view, 0.5, plain).mesh is scene.mesh  # cached: uploaded once
-    assert effective_scene(bus, ViewSettings(), 0.5, plain) is bus
+    assert view.shown(bus, 0.5).mesh is scene.mesh  # cached: uploaded once
+    assert ViewSettings().shown(bus, 0.5) is bus
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -34,7 +34,6 @@ DISPLAY_MSAA = 2  # its antialiasing samples (4 costs twice as much on a softwar
 DISPLAY_SETTLE = 0.12  # seconds the pose rests before the smooth display is rendered (moving, the
 #                        model's own frame is shown, filtered: a frame at the display's size would
 #                        halve the window's rate on a CPU)
-PLAIN_ALBEDO = 179  # 0.7 * 255: the grey the shader uses when the texture is off
 DEFAULT_SPECULAR = 0.5
 
 
@@ -49,29 +48,13 @@ class ViewSettings:
     model_view: bool = False  # show the model's input pixel for pixel instead of the smooth display (M)
     save_window: bool = False  # a capture also saves the whole window
 
+    def shown(self, base: Scene, specular_strength: float) -> Scene:
+        """The scene as shown, searched and exported: `base` with these toggles applied."""
+        return base.as_shown(self.background, self.texture, specular_strength if self.specular else 0.0)
+
     def exported(self) -> dict:
         """What a capture records about the view (the rest is in the scene's light and camera)."""
         return {"background": self.background, "texture": self.texture, "specular": self.specular}
-
-
-def effective_scene(base: Scene, view: ViewSettings, specular_strength: float,
-                    plain_meshes: dict[int, tuple[Any, Any]]) -> Scene:
-    """The scene as shown, searched and exported: the base scene with the view toggles applied."""
-    scene = base
-    if not view.background:
-        scene = replace(scene, background=None)
-    if not view.texture:
-        mesh = base.mesh
-        cached = plain_meshes.get(id(mesh))
-        if cached is None or cached[0] is not mesh:
-            plain = np.full((4, 4, 3), PLAIN_ALBEDO, np.uint8)
-            cached = (mesh, replace(mesh, texture=plain))
-            plain_meshes[id(mesh)] = cached
-        scene = replace(scene, mesh=cached[1])
-    specular = specular_strength if view.specular else 0.0
-    if scene.light.specular != specular:
-        scene = scene.with_light(specular=specular)
-    return scene
 
 
 class Session:
@@ -86,7 +69,6 @@ class Session:
         self.view = ViewSettings()
         self.specular_strength = scene.light.specular or DEFAULT_SPECULAR
         self.view.specular = scene.light.specular > 0
-        self._plain_meshes: dict[int, tuple[Any, Any]] = {}
         self.base_scene = scene
         self.scene = self._effective(scene)
         self.pose = pose or scene.pose
@@ -133,7 +115,7 @@ class Session:
     # --------------------------------------------------------------------------------- the scene
 
     def _effective(self, base: Scene) -> Scene:
-        return effective_scene(base, self.view, self.specular_strength, self._plain_meshes)
+        return self.view.shown(base, self.specular_strength)
 
     def _scene_changed(self, base: Scene | None = None) -> None:
         self.optimizer.stop_for_user_change()
