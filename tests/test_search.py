@@ -142,7 +142,7 @@ def test_same_seed_same_result(bus, classifier):
 def test_cancel_stops_the_search(bus, classifier):
     cancel = threading.Event()
     steps = []
-    for step in search(bus, classifier, method="grad", steps=100, cancel=cancel):
+    for step in search(bus, classifier, method="grad", cancel=cancel):  # the default budget, DEFAULT_STEPS
         steps.append(step)
         cancel.set()
     assert len(steps) == 1
