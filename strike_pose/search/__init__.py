@@ -16,9 +16,9 @@ import numpy as np
 from strike_pose.errors import StrikePoseError
 from strike_pose.scene import Pose
 from strike_pose.search.context import MODES, Found, SearchContext, Step
-from strike_pose.search.objective import LOSSES
 
 METHODS = ("grad", "random", "fd", "cmaes")
+LOSSES = ("margin", "logp")  # the objective's losses (strike_pose.search.objective)
 DEFAULT_STEPS = 100
 
 
@@ -43,7 +43,7 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
     """
     import threading
 
-    from strike_pose.render import default_renderer
+    from strike_pose.render import default_renderer, view_problem
     from strike_pose.search.objective import Objective
     from strike_pose.search.region import region_for
 
@@ -66,12 +66,9 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
         raise StrikePoseError("the target is the scene's true class; choose another class or search untargeted")
     start = scene.pose if start is None else Pose.of(start)
     renderer = renderer or default_renderer()
-    ids, _ = renderer.render_visibility(scene, start, size=classifier.input_size)
-    if not (ids > 0).any():
-        pose_text = ",".join(f"{v:g}" for v in start.as_tuple())
-        raise StrikePoseError(f"the object is not in view at the start pose {pose_text}: a search from there "
-                              "would only change the background's verdict; move the object into view (x and y "
-                              "within about 0.14 x -z of the centre) and search again")
+    problem = view_problem(scene, start, size=classifier.input_size, renderer=renderer)
+    if problem is not None:  # a search from there would only change the background's verdict
+        raise StrikePoseError(f"cannot search from this start: {problem}")
     ctx = SearchContext(
         scene=scene, objective=Objective(classifier, scene.true_class, target, loss),
         region=region_for(scene, start, radius, search_light), renderer=renderer,

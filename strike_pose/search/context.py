@@ -14,12 +14,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from strike_pose.scene import Light, Pose, Scene
-from strike_pose.search.objective import Objective
 from strike_pose.search.region import Region, rotation_angle, translation_distance
+
+if TYPE_CHECKING:  # the objective brings torch, which the search's names and results do not need
+    from strike_pose.search.objective import Objective
 
 MODES = ("nearest", "first")
 SHRINK = 0.05  # after a fooling pose at distance d, the nearest mode looks within d * (1 - SHRINK)
@@ -59,7 +62,7 @@ class Found:
 @dataclass(frozen=True)
 class Step:
     index: int  # 1-based count of steps taken
-    pose: Pose  # the pose the search shows now (a path that moves by at most its step size)
+    pose: Pose  # the pose the search shows now (a path that moves by at most its learning rate)
     probs: np.ndarray  # (1000,) classifier probabilities at `pose`
     loss: float  # the objective at `pose` (lower is better)
     success: bool  # a fooling pose has been found (see `first` and `closest`)

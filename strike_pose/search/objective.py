@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-LOSSES = ("margin", "logp")
+from strike_pose.search import LOSSES
 
 
 @dataclass(frozen=True)
