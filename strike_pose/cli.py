@@ -10,10 +10,10 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from strike_pose.errors import StrikePoseError, shown, warn
+from strike_pose.search import DEFAULT_STEPS, LOSSES, METHODS  # names only: no torch, no GL
 
 EXIT_USAGE = 2
 
@@ -82,30 +82,7 @@ def _check_new_file(path: str, suffix: str) -> Path:
     return out
 
 
-class _SearchNames(Sequence):
-    """The names strike_pose.search defines (METHODS, LOSSES), as argparse choices that import the search
-    package (and torch with it) only when a value is checked or the help lists them: the quick commands
-    stay quick."""
-
-    def __init__(self, attribute: str) -> None:
-        self.attribute = attribute
-
-    def _names(self) -> tuple[str, ...]:
-        import strike_pose.search
-
-        return tuple(getattr(strike_pose.search, self.attribute))
-
-    def __getitem__(self, index):
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-
-SEARCH_METHODS, SEARCH_LOSSES = _SearchNames("METHODS"), _SearchNames("LOSSES")
-
-
-def _choice(option: str, names: _SearchNames):
+def _choice(option: str, names: tuple[str, ...]):
     """An argparse type: a value of `names`, else one error line listing them."""
     def check(text: str) -> str:
         if text not in names:
@@ -204,12 +181,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
             raise StrikePoseError("--from re-renders a shot as it was taken; leave out --scene, --mesh and --pose")
         shot = _read_shot(args.from_shot)
         try:
-            scene, warnings = scene_from_record(shot)
+            scene = scene_from_record(shot)
             pose = Pose.of(shot["pose"])
         except StrikePoseError as exc:
             raise StrikePoseError(f"shot {args.from_shot}: {exc}") from None
-        for warning in warnings:
-            warn(warning)
         args.model = args.model or shot.get("model")
     else:
         scene = load_scene_from_args(args, needs_class=False)  # without a class: the top classes only
@@ -279,38 +254,60 @@ def cmd_search(args: argparse.Namespace) -> int:
                         radius=args.radius, steps=args.steps, budget_seconds=args.budget_seconds,
                         seed=args.seed, learning_rate=args.lr, mode="first" if args.first else "nearest",
                         loss=args.loss, search_light=args.light, out_dir=args.out, progress=True)
+    status = 130 if result["interrupted"] else (0 if result["success"] else 1)
     if args.json:
         _print_json(result)
-        return 0 if result["success"] else (130 if result["interrupted"] else 1)
+        return status
+    _print_search(result)
+    if "export_error" in result:
+        print("top-5 " + ", ".join(f"{t['label']} {t['prob']:.3f}" for t in result["top"]))
+        raise StrikePoseError(f"the shot could not be written ({result['export_error']}); the pose and "
+                              "probabilities above reproduce it with `strike-pose classify --pose ...`")
+    return status
+
+
+def _print_search(result: dict) -> None:
+    """What `strike-pose search` prints: the verdict, the distance it ranks by, the pose (and light)."""
     top = result["top"][0]
+    start = result["start"]
     if result["interrupted"]:
         print(f"interrupted: the best of {result['steps']} steps follows", file=sys.stderr)
+    if start["misclassified"] and result["target_prob"] is None:
+        print(f"note: the start is already misclassified as {start['label']!r} (p={start['prob']:.3f}, "
+              f"true p={start['true_prob']:.3f})")
     took = f"{result['steps']} step{'s' if result['steps'] != 1 else ''} in {result['seconds']:.1f} s"
+    moved = (f"distance {result['distance']:.1f} from the start (rotation {result['rotation_from_start']:.1f} deg, "
+             f"shift {result['translation_from_start']:.2f} units; the distance is the larger of the degrees and "
+             "30 per unit of shift on any axis)")
     if result["success"]:
         first = result["first"]
+        which = "first" if result["mode"] == "first" else "closest"
         print(f"fooled after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, true p={result['true_prob']:.3f}")
-        print(f"closest fooling pose: {result['rotation_from_start']:.1f} deg and "
-              f"{result['translation_from_start']:.2f} units from the start "
-              f"(the first was {first['rotation_from_start']:.1f} deg away, after {first['seconds']:.1f} s)")
+        print(f"{which} fooling pose: {moved}")
+        if which == "closest" and first is not None:
+            print(f"the first was at distance {first['distance']:.1f}, after {first['seconds']:.1f} s")
         runner_up = result["top"][1]["prob"] if len(result["top"]) > 1 else 0.0
-        if top["prob"] - runner_up < 0.02:
+        if which == "closest" and top["prob"] - runner_up < 0.02:
             print(f"note: a near tie ({top['prob']:.3f} against {runner_up:.3f}): the closest fooling pose lies on "
                   "the decision boundary; --first stops at the first fooling pose, usually a clearer one")
     else:
         target = f", target p={result['target_prob']:.3f}" if result["target_prob"] is not None else ""
         print(f"no fooling pose found after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, "
-              f"true p={result['true_prob']:.3f}{target}; the pose with the lowest loss:")
-    print("pose " + ",".join(f"{v:g}" for v in result["final_pose"].values()))
-    for kind, path in result["files"].items():
+              f"true p={result['true_prob']:.3f}{target}; the pose with the lowest loss, {moved}:")
+    pose = ",".join(f"{v:g}" for v in result["final_pose"].values())
+    print(f"pose {pose}")
+    light = result.get("light")
+    if light is not None:
+        direction = ",".join(f"{v:.4g}" for v in light["direction"])
+        print(f"light ambient {light['ambient']:.4g}, diffuse {light['diffuse']:.4g}, direction {direction}")
+    for path in result["files"].values():
         print(f"wrote {path}")
     if not result["files"]:
-        pose = ",".join(f"{v:g}" for v in result["final_pose"].values())
-        print(f"to keep its picture: strike-pose render --pose={pose} --out FILE.png (with the same scene options)")
-    if "export_error" in result:
-        print("top-5 " + ", ".join(f"{t['label']} {t['prob']:.3f}" for t in result["top"]))
-        raise StrikePoseError(f"the shot could not be written ({result['export_error']}); the pose and "
-                              "probabilities above reproduce it with `strike-pose classify --pose ...`")
-    return 0 if result["success"] else (130 if result["interrupted"] else 1)
+        hint = f"to keep its picture: strike-pose render --pose={pose} --out FILE.png (with the same scene options"
+        if light is not None:
+            hint += (f", in a scene file whose [light] has ambient = {light['ambient']:.4g}, diffuse = "
+                     f"{light['diffuse']:.4g}, direction = [{direction}]")
+        print(hint + ")")
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -453,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p)
     _add_model_options(p)
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
-    p.add_argument("--loss", default="margin", type=_choice("--loss", SEARCH_LOSSES), choices=SEARCH_LOSSES, metavar="LOSS",
+    p.add_argument("--loss", default="margin", type=_choice("--loss", LOSSES), choices=LOSSES, metavar="LOSS",
                    help="the search's loss, one of %(choices)s (default margin)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_grad)
@@ -464,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input; 130: interrupted (Ctrl+C), the best pose so far printed.")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--method", default="grad", type=_choice("--method", SEARCH_METHODS), choices=SEARCH_METHODS,
+    p.add_argument("--method", default="grad", type=_choice("--method", METHODS), choices=METHODS,
                    metavar="METHOD", help="one of %(choices)s (default grad: the analytic gradient through the "
                    "differentiable twin; random; "
                    "fd: finite differences; cmaes)")
@@ -475,15 +472,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first", action="store_true", help="stop at the first fooling pose (default: keep "
                    "looking for fooling poses closer to the start until the steps or time run out)")
     p.add_argument("--steps", type=_number("--steps", int, "a whole number of steps, at least 1", lambda v: v >= 1),
-                   default=100, help="at most this many steps (default 100)")
+                   default=DEFAULT_STEPS, help=f"at most this many steps (default {DEFAULT_STEPS})")
     p.add_argument("--budget-seconds", type=_number("--budget-seconds", float, "a positive number of seconds",
                                                     lambda v: v > 0), help="stop after this many seconds")
     p.add_argument("--seed", type=_number("--seed", int, "a whole number from 0 up", lambda v: v >= 0), default=0,
                    help="random seed (default 0)")
-    p.add_argument("--lr", type=_number("--lr", float, "a positive step size (leave --lr out for the default)",
-                                        lambda v: v > 0), help="step size for grad and fd: degrees for the angles and the "
+    p.add_argument("--lr", type=_number("--lr", float, "a positive learning rate (leave --lr out for the default)",
+                                        lambda v: v > 0), help="learning rate for grad and fd: degrees for the angles and the "
                    "same number of region units for x, y, z (default 2)")
-    p.add_argument("--loss", default="margin", type=_choice("--loss", SEARCH_LOSSES), choices=SEARCH_LOSSES, metavar="LOSS",
+    p.add_argument("--loss", default="margin", type=_choice("--loss", LOSSES), choices=LOSSES, metavar="LOSS",
                    help="one of %(choices)s (default margin: true logit - best other; logp: log p(true class))")
     p.add_argument("--light", action="store_true", help="search the light (ambient, diffuse, direction) too")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
