@@ -44,6 +44,7 @@ from typing import Any
 
 from strike_pose.errors import StrikePoseError
 from strike_pose.scene import _number as _scene_number
+from strike_pose.search import DEFAULT_STEPS, METHODS
 
 KINDS = ("landscape", "sensitivity", "attack", "transfer")
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
@@ -73,11 +74,11 @@ class Study:
     starts: int = 10
     trials: int = 20
     # attack
-    methods: tuple[str, ...] = ("grad", "random", "fd", "cmaes")
+    methods: tuple[str, ...] = METHODS
     targets: Any = "untargeted"  # "untargeted", ("label", ...), or ("frequent", K)
     source: str | None = None  # attack: the landscape whose frequent classes are targets; transfer: the study
     budget_seconds: float = 10.0
-    steps: int = 100
+    steps: int = DEFAULT_STEPS
     radius: float | None = None
     mode: str = "first"
     # transfer
@@ -223,8 +224,6 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         out["starts"] = _integer(table.get("starts", 10), f"{where}.starts", 1)
         out["trials"] = _integer(table.get("trials", 20), f"{where}.trials", 1)
     if kind == "attack":
-        from strike_pose.search import METHODS
-
         out["starts"] = _integer(table.get("starts", 3), f"{where}.starts", 1)
         methods = tuple(_strings(table.get("methods", list(METHODS)), f"{where}.methods"))
         for m in methods:
@@ -234,7 +233,7 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         out["targets"] = _targets(table.get("targets", "untargeted"), f"{where}.targets")
         out["source"] = _string(table["from"], f"{where}.from") if "from" in table else None
         out["budget_seconds"] = _scene_number(f"{where}.budget_seconds", table.get("budget_seconds", 10.0), 0.1)
-        out["steps"] = _integer(table.get("steps", 100), f"{where}.steps", 1)
+        out["steps"] = _integer(table.get("steps", DEFAULT_STEPS), f"{where}.steps", 1)
         if "radius" in table:
             out["radius"] = _scene_number(f"{where}.radius", table["radius"], 0.1, 180.0)
         mode = _string(table.get("mode", "first"), f"{where}.mode")

@@ -20,13 +20,14 @@ import numpy as np
 from strike_pose.gui.workers import SearchEnded, SearchJob, SearchRunner
 from strike_pose.models.labels import label_of
 from strike_pose.scene import Pose
+from strike_pose.search import DEFAULT_STEPS
 
 
 @dataclass
 class SearchSettings:
     method: str = "grad"
     target: int | None = None  # None: untargeted (any class but the true one)
-    steps: int = 100
+    steps: int = DEFAULT_STEPS
     learning_rate: float = 0.0  # degrees per step; 0: the method's default
     radius: float = 30.0  # degrees around the pose where Optimize starts
     whole_space: bool = False  # search the whole pose space instead of the radius

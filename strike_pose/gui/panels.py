@@ -141,7 +141,7 @@ def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
     imgui.text_colored(ORANGE if settings.target is not None else GREY, target_text)
     if roomy or not session.searching:  # a short window hides the class picker while a search runs
         _class_picker(state, settings, 110 if roomy else 50)
-    if not roomy:  # steps and step size share a row, without their +/- buttons
+    if not roomy:  # steps and learning rate share a row, without their +/- buttons
         imgui.push_item_width(imgui.get_content_region_avail().x / 2 - 64)
     changed, steps = imgui.input_int("steps", settings.steps, 10 if roomy else 0, 100 if roomy else 0)
     if changed:
