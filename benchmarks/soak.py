@@ -8,7 +8,7 @@
 - search: --search-steps search steps, grad and random alternately in chunks of --chunk steps within
   --radius degrees, the scene changing after each pair of chunks;
 - renderers: --renderers times, create an offscreen GLRenderer, render once, release it and its context;
-- threads: --render-threads times, start a thread that renders through strike_pose.render.render (the
+- threads: --render-threads times, start a thread that renders through strike_pose.render.render_image (the
   thread's own default renderer, as a worker thread gets it) and let it end.
 
 Before the phases a warm-up renders and classifies every scene at every size and runs a few steps of
@@ -365,7 +365,7 @@ def renderer_phase(scene, count: int = 50, size: int = 224, progress: bool = Fal
 
 
 def thread_phase(scene, count: int = 50, sizes=(224, 448), progress: bool = False) -> Series:
-    """Start a thread that renders `scene` at `sizes` through strike_pose.render.render (the thread's
+    """Start a thread that renders `scene` at `sizes` through strike_pose.render.render_image (the thread's
     own default renderer, created on first use) and wait for it to end, `count` times."""
     from strike_pose.render import render_image as render
 

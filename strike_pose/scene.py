@@ -29,7 +29,7 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from strike_pose.errors import StrikePoseError, shown
+from strike_pose.errors import StrikePoseError, shown, warn
 from strike_pose.rotations import ANGLE_AXES, POSE_AXES
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
@@ -467,12 +467,11 @@ def check_shot(record: Any) -> None:
         raise StrikePoseError(f"the shot's 'model' must be a model name such as efficientnet_lite0, got {shown(model)}")
 
 
-def scene_from_record(record: dict) -> tuple[Scene, list[str]]:
+def scene_from_record(record: dict) -> Scene:
     """The scene of an exported shot (its `scene` field), with the light and camera it was taken
-    with; also warnings (e.g. the scene file changed since the shot)."""
+    with; warns when the scene file changed since the shot."""
     check_shot(record)
     info = record["scene"]
-    warnings = []
     if info.get("path"):
         path = user_path(info["path"])
         try:
@@ -486,7 +485,7 @@ def scene_from_record(record: dict) -> tuple[Scene, list[str]]:
             raise StrikePoseError(f"the shot's scene file {path} is missing; restore it to reproduce the shot")
         scene = load_scene(path, info.get("overrides"))
         if info.get("sha256") and scene.source.get("sha256") != info["sha256"]:
-            warnings.append(f"scene file {path} changed since the shot was taken; results may differ")
+            warn(f"scene file {path} changed since the shot was taken; results may differ")
     elif info.get("mesh"):
         scene = scene_from_files(info["mesh"], info.get("texture"), info.get("background"), info.get("true_class"))
     else:
@@ -495,4 +494,4 @@ def scene_from_record(record: dict) -> tuple[Scene, list[str]]:
         scene = replace(scene, light=parse_light(info["light"], "scene.light"))
     if "camera" in info:
         scene = replace(scene, camera=parse_camera(info["camera"], "scene.camera"))
-    return scene, warnings
+    return scene

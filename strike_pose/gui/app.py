@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from strike_pose.errors import StrikePoseError
+from strike_pose.errors import StrikePoseError, warn
 
 WINDOW_SIZE = (1360, 820)
 UI_FPS = 60.0
@@ -91,7 +91,7 @@ def run_gui(scene, classifier, export_dir: str | Path = "out", *, model_name: st
     pyglet.app.run(1.0 / fps)
     left = window.leftover_threads or threads_left()
     if left:
-        print(f"warning: threads still running at exit: {', '.join(left)}", file=sys.stderr)
+        warn(f"threads still running at exit: {', '.join(left)}")
         return 1
     return 0
 
