@@ -25,7 +25,7 @@ class FileExists(StrikePoseError):
     """The name is taken: exports never replace a file."""
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write to a temporary name, then publish it under `path` in one step that fails if `path`
     exists (a hard link), so neither a crash nor a second process writing the same name at the same
     moment can leave half a file or replace one."""
@@ -72,14 +72,14 @@ def check_writable(folder: str | Path) -> Path:
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:
     path = Path(path)
-    _atomic_write(path, lambda f: Image.fromarray(np.asarray(image, np.uint8)).save(f, format="PNG"))
+    atomic_write(path, lambda f: Image.fromarray(np.asarray(image, np.uint8)).save(f, format="PNG"))
     return path
 
 
 def write_json(path: str | Path, data: dict) -> Path:
     path = Path(path)
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     return path
 
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from strike_pose.errors import StrikePoseError
-from strike_pose.export import _atomic_write
+from strike_pose.export import atomic_write
 
 MANIFEST = "experiment.json"
 
@@ -46,7 +46,7 @@ class ResultStore:
         if not manifest.is_file():
             text = json.dumps({"name": experiment.name, "path": experiment.path, "sha256": experiment.sha256},
                               indent=2)
-            _atomic_write(manifest, lambda handle: handle.write(text.encode()))
+            atomic_write(manifest, lambda handle: handle.write(text.encode()))
 
     def path(self, item) -> Path:
         if Path(item.key).name != item.key or item.key.startswith("."):  # a key is one file name in the study's folder
@@ -67,7 +67,7 @@ class ResultStore:
         def write(handle):
             pq.write_table(table, handle)
 
-        _atomic_write(path, write)
+        atomic_write(path, write)
 
     def rows(self, study: str) -> list[dict]:
         """Every row of a study, in the order of its item files."""
