@@ -73,10 +73,13 @@ def test_more_bad_arguments_are_one_line(args, words, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_pose_out_of_view_is_classified_with_a_warning(capsys):
-    assert main(["classify", "--pose", "75,25,0,0,0,-1e9"]) == 0
-    err = capsys.readouterr().err
-    assert "warning: the object is not in view" in err
+def test_a_pose_out_of_view_is_classified_with_a_warning():
+    from strike_pose.errors import StrikePoseWarning
+
+    with pytest.warns(StrikePoseWarning, match="the object is beyond the far plane at pose 75,25,0,0,0,-1e"):
+        assert main(["classify", "--pose", "75,25,0,0,0,-1e9"]) == 0
+    with pytest.warns(StrikePoseWarning, match="the object is not in view at pose 0,0,0,50,0,-8"):
+        assert main(["classify", "--pose", "0,0,0,50,0,-8"]) == 0
 
 
 # ------------------------------------------------------------------------------ interrupting
