@@ -1,12 +1,15 @@
 """The visualizer's state and every action it offers, with no window: the GUI is a thin view over this.
 
-A Session holds the scene, the pose, the view toggles, the classifier and the workers. The window
-calls `key_press`, `begin_rotate`, ..., then once a frame `update(now)`, and shows `frame` (with
-`heatmap_layer()` over it) and the fields below; tests drive the same methods with an offscreen renderer.
+A Session holds the scene, the pose, the view toggles, the classifier, the frame and the captures,
+and owns three parts, each an object with its own thread: `live` (gui/live.py: the newest frame
+classified, with Grad-CAM), `optimizer` (gui/optimizer.py: Optimize, its settings and its result) and
+`loader` (gui/loader.py: files and models opened in the background). The window calls `key_press`,
+`begin_rotate`, ..., then once a frame `update(now)`, and shows `shown_image()` (with `heatmap_layer()`
+over it); tests drive the same methods with an offscreen renderer. The view itself is rendered on the
+caller's thread with the caller's renderer (the window's GL context).
 
-Threads: live analysis (classification, Grad-CAM) runs in a LatestFrameWorker on the newest frame;
-the search runs in a SearchRunner; files and models load in one loader thread. The view itself is
-rendered on the caller's thread with the caller's renderer (the window's GL context).
+It is a little over 400 lines because it is the one place the panels read and change: the pose and
+its gestures, the view and its two renders (the model's frame, the smooth display) and captures.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ DISPLAY_SETTLE = 0.12  # seconds the pose rests before the smooth display is ren
 #                        model's own frame is shown, filtered: a frame at the display's size would
 #                        halve the window's rate on a CPU)
 DEFAULT_SPECULAR = 0.5
+TOGGLES = {  # key action -> (the view setting it flips, what the status line says when it turns on, off)
+    "toggle_live": ("live", "live classification on", "live classification off"),
+    "toggle_help": ("help", None, None),
+    "toggle_model_view": ("model_view", "showing what the model sees: its input, pixel for pixel",
+                          "showing a smooth, higher-resolution render (the model still sees its own input size)"),
+    "toggle_gradcam": ("gradcam", "Grad-CAM on", "Grad-CAM off"),
+}
 
 
 @dataclass
@@ -200,26 +210,15 @@ class Session:
         if action in controls.POSE_ACTIONS:
             self.repeater.press(action, shift, self.clock() if now is None else now)
             self.move(action, shift)
-        elif action == "reset_pose":
-            self.reset_pose()
-        elif action == "optimize":
-            self.optimizer.toggle()
-        elif action == "capture":
-            self.capture()
-        elif action == "toggle_live":
-            self.set_view(live=not self.view.live)
-            self.say(f"live classification {'on' if self.view.live else 'off'}")
-        elif action == "toggle_help":
-            self.set_view(help=not self.view.help)
-        elif action == "toggle_model_view":
-            self.set_view(model_view=not self.view.model_view)
-            self.say("showing what the model sees: its input, pixel for pixel" if self.view.model_view
-                     else "showing a smooth, higher-resolution render (the model still sees its own input size)")
-        elif action == "toggle_gradcam":
-            self.set_view(gradcam=not self.view.gradcam)
-            self.say(f"Grad-CAM {'on' if self.view.gradcam else 'off'}")
-        elif action == "quit":
-            self.quit_requested = True
+        elif action in TOGGLES:
+            setting, said_on, said_off = TOGGLES[action]
+            value = not getattr(self.view, setting)
+            self.set_view(**{setting: value})
+            if said_on:
+                self.say(said_on if value else said_off)
+        else:
+            {"reset_pose": self.reset_pose, "optimize": self.optimizer.toggle, "capture": self.capture,
+             "quit": lambda: setattr(self, "quit_requested", True)}[action]()
         return action
 
     def key_release(self, name: str) -> None:
