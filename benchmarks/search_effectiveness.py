@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from strike_pose.render.gl import load_llvm_users_first
+from strike_pose.rotations import wrap_degrees
 
 VIEWS_TO_AVOID = (0.0, 90.0, 180.0, 270.0)  # straight side and end views are few pixels or trivially right
 
@@ -36,7 +37,7 @@ def natural_starts(scene, clf, renderer, n: int, seed: int) -> list[np.ndarray]:
     starts = []
     while len(starts) < n:
         yaw = rng.uniform(0, 360)
-        if min(abs((yaw - view + 180) % 360 - 180) for view in VIEWS_TO_AVOID) < 20:
+        if min(abs(wrap_degrees(yaw - view)) for view in VIEWS_TO_AVOID) < 20:
             continue
         pose = np.array([yaw, rng.uniform(-5, 25), rng.uniform(-10, 10), 0, 0, scene.pose.z])
         probs = clf.probabilities(renderer.render(scene, pose, size=clf.input_size))

@@ -14,7 +14,8 @@ import re
 import numpy as np
 
 from strike_pose.experiments.config import Experiment, Study
-from strike_pose.experiments.work import CHUNK, POSE_AXES, Item, seed_for
+from strike_pose.experiments.work import CHUNK, Item, seed_for
+from strike_pose.rotations import POSE_AXES
 
 PHASES = (("landscape", "sensitivity"), ("attack",), ("transfer",))
 

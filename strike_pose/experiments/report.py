@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from strike_pose.experiments.plan import model_key, scene_key
-from strike_pose.experiments.work import POSE_AXES
+from strike_pose.rotations import POSE_AXES
 
 THUMBNAILS = 8  # fooling shots per study and scene
 

@@ -9,7 +9,7 @@ import collections
 import math
 import statistics
 
-from strike_pose.experiments.work import POSE_AXES
+from strike_pose.rotations import POSE_AXES
 
 PAPER = {
     "landscape": "97% of random poses misclassified (median 3.09% correct over 30 objects, Inception-v3)",
