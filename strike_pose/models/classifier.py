@@ -101,11 +101,13 @@ class Classifier:
         order = np.argsort(probs)[::-1][:k]
         return [{"index": int(i), "label": label_of(int(i)), "prob": float(probs[i])} for i in order]
 
-    def describe(self, probs: np.ndarray, true_class: int, k: int = 5, target: int | None = None) -> dict:
-        """The prediction as exported and printed: model, true class, top-k (and target)."""
+    def describe(self, probs: np.ndarray, true_class: int | None, k: int = 5, target: int | None = None) -> dict:
+        """The prediction as exported and printed: model, true class (None for an object without one),
+        top-k (and target)."""
         out = {
             "model": self.name,
-            "true_class": {"index": true_class, "label": label_of(true_class), "prob": float(probs[true_class])},
+            "true_class": None if true_class is None else
+            {"index": true_class, "label": label_of(true_class), "prob": float(probs[true_class])},
             "top": self.top(probs, k),
         }
         if target is not None:

@@ -23,8 +23,5 @@ def classify_scene(scene, pose, classifier, top: int = 5, renderer=None) -> Clas
     warn_if_out_of_view(scene, pose, size=classifier.input_size, renderer=renderer)
     image = renderer.render(scene, pose, size=classifier.input_size)
     probs = classifier.probabilities(image)
-    if scene.true_class is None:
-        record = {"model": classifier.name, "true_class": None, "top": classifier.top(probs, top)}
-    else:
-        record = classifier.describe(probs, scene.true_class, k=top)
+    record = classifier.describe(probs, scene.true_class, k=top)
     return Classified({**record, "pose": pose.as_dict()}, image, probs)
