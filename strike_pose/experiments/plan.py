@@ -114,7 +114,7 @@ def _attack(experiment: Experiment, study: Study, rows_of) -> list[Item]:
     items = []
     for scene_name in study.scenes:
         scene = load_scene(scene_name)
-        region = region_for(scene, scene.pose, None)
+        region = region_for(scene, scene.pose, None, in_view=True)  # a search counts only whole-object views
         starts = region.sample(np.random.default_rng(seed_for(experiment.seed, study.name, scene_name)), study.starts)
         for model in study.models:
             if study.targets == "untargeted":

@@ -164,7 +164,7 @@ class Worker:
                  "seconds": float(result.found.seconds if result.success else result.seconds),
                  "rotation_from_start": float(moved.get("rotation_from_start", nan)),
                  "translation_from_start": float(moved.get("translation_from_start", nan)),
-                 "distance": float(moved.get("distance", nan)),
+                 "distance": float(moved.get("distance", nan)), "margin": result.margin,
                  **{f"start_{a}": float(v) for a, v in zip(POSE_AXES, p["start"])},
                  **dict(zip(POSE_AXES, map(float, result.pose.as_tuple()))), "true_class": scene.true_class,
                  "true_prob": float(probs[scene.true_class]), "top1": top1, "top1_prob": float(probs[top1]),

@@ -163,6 +163,7 @@ def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
     _, settings.whole_space = imgui.checkbox("whole pose space", settings.whole_space)
     imgui.same_line()
     _, settings.search_light = imgui.checkbox("search the light too", settings.search_light)
+    _, settings.in_view = imgui.checkbox("whole object in view", settings.in_view)
     imgui.end_disabled()
     if session.searching:
         if imgui.button("Stop (O)", (120, 0)):

@@ -55,3 +55,29 @@ def frustum_half_extent(fov_y: float, aspect: float = 1.0) -> tuple[float, float
     """tan of the half field of view, horizontally and vertically: |x| <= -z * tx keeps a point in view."""
     ty = math.tan(math.radians(fov_y) / 2)
     return ty * aspect, ty
+
+
+def outline_points(positions: np.ndarray) -> np.ndarray:
+    """The points of a mesh whose projection bounds its outline in every pose: its convex hull's
+    vertices (all of them when there are too few for a hull)."""
+    points = np.asarray(positions, np.float64).reshape(-1, 3)
+    if len(points) < 5:
+        return points
+    try:
+        from scipy.spatial import ConvexHull
+
+        return points[ConvexHull(points).vertices]
+    except Exception:  # flat or degenerate meshes: every vertex still bounds the outline
+        return points
+
+
+def wholly_in_view(points: np.ndarray, pose: np.ndarray, fov_y: float, aspect: float = 1.0) -> bool:
+    """Whether every one of the object-space `points` at `pose` (yaw, pitch, roll, x, y, z) lies in front
+    of the camera and inside the picture: the object's whole outline is in the frame."""
+    r, t = pose_rotation_translation(np.asarray(pose[:6], np.float64))
+    v = points @ r.T + t
+    depth = -v[:, 2]
+    if not np.all(depth > 1e-6):
+        return False
+    tx, ty = frustum_half_extent(fov_y, aspect)
+    return bool(np.all(np.abs(v[:, 0]) <= depth * tx) and np.all(np.abs(v[:, 1]) <= depth * ty))

@@ -29,6 +29,22 @@ SHRINK = 0.05  # after a fooling pose at distance d, the nearest mode looks with
 SEARCH_BACK = 8  # poses a round when a new closest fooling pose is searched back towards the start
 
 
+def margin_of(probs: np.ndarray, true_class: int, target: int | None = None) -> float:
+    """How clearly a verdict fools the model, in probability: untargeted, the best wrong class's
+    p minus p(true class); targeted, p(target) minus the best other class's p. Positive exactly when
+    the search has succeeded."""
+    probs = np.asarray(probs, np.float64)
+    goal = true_class if target is None else target
+    other = float(np.max(np.delete(probs, goal)))
+    return other - float(probs[goal]) if target is None else float(probs[goal]) - other
+
+
+def fools(probs: np.ndarray, true_class: int, target: int | None = None, min_margin: float = 0.0) -> bool:
+    """Whether a verdict counts as a fooling pose: its margin (margin_of) is positive and at least min_margin."""
+    m = margin_of(probs, true_class, target)
+    return m > 0 and m >= min_margin
+
+
 def light_summary(light: Light) -> dict:
     """A light as the summaries and sidecars write it."""
     return {"ambient": light.ambient, "diffuse": light.diffuse, "direction": list(light.direction)}
@@ -48,11 +64,12 @@ class Found:
     step: int  # the step during which it was found
     seconds: float
     evaluations: int
+    margin: float = 0.0  # how clearly it fools the model (margin_of), on the OpenGL picture
 
     def summary(self) -> dict:
         out = {"pose": self.pose.as_dict(), "rotation_from_start": round(self.rotation_from_start, 3),
                "translation_from_start": round(self.translation_from_start, 4),
-               "distance": round(self.distance, 3), "step": self.step,
+               "distance": round(self.distance, 3), "margin": round(self.margin, 4), "step": self.step,
                "seconds": round(self.seconds, 3)}
         if self.light is not None:
             out["light"] = light_summary(self.light)
@@ -67,13 +84,14 @@ class Step:
     loss: float  # the objective at `pose` (lower is better)
     success: bool  # a fooling pose has been found (see `first` and `closest`)
     seconds: float  # since the search started
-    evaluations: int  # classifier forward passes so far
+    evaluations: int  # classifier forward passes on OpenGL pictures so far
     light: Light | None = None  # the light at `pose`, when the light is searched
     first: Found | None = None  # the first fooling pose found
     closest: Found | None = None  # the fooling pose closest to the start found so far
     radius: float | None = None  # the region's radius now (the nearest mode shrinks it)
     lowest: Found | None = None  # the pose with the lowest loss so far, fooling or not (its distances too)
     rejected: int = 0  # evaluations whose loss was not a finite number (skipped)
+    gradients: int = 0  # forward and backward passes through the differentiable twin so far
 
 
 @dataclass
@@ -91,6 +109,7 @@ class SearchContext:
     learning_rate: float | None = None
     started: float = field(default_factory=time.perf_counter)
     evaluations: int = 0
+    gradients: int = 0
     taken: int = 0
     first: Found | None = None
     closest: Found | None = None
@@ -145,8 +164,8 @@ class SearchContext:
                 self.rejected += 1  # a broken evaluation never counts as a find
                 continue
             self.note(p, float(loss), prob)
-            if not self.objective.success(prob):
-                continue
+            if not self.objective.success(prob) or not self.region.in_view(p):
+                continue  # only a pose that shows the whole object counts, when the region says so
             distance = self.region.distance(p)
             if self.closest is not None and distance >= self.closest.distance:
                 continue
@@ -171,7 +190,7 @@ class SearchContext:
         start = self.region.start
         return Found(pose, light if self.region.light is not None else None, probs, float(loss),
                      rotation_angle(start, params), translation_distance(start, params), self.region.distance(params),
-                     self.taken + 1, self.seconds(), self.evaluations)
+                     self.taken + 1, self.seconds(), self.evaluations, self.objective.margin(probs))
 
     def worth_confirming(self, params: np.ndarray) -> bool:
         """Whether a pose that seems to fool the model could improve on the closest fooling pose."""
@@ -208,4 +227,5 @@ class SearchContext:
                     seconds=self.seconds(), evaluations=self.evaluations,
                     light=light if self.region.light is not None else None, first=self.first,
                     closest=self.closest, radius=self.region.radius,
-                    lowest=self._found(self.lowest[0], self.lowest[2], self.lowest[1]) if self.lowest is not None else None, rejected=self.rejected)
+                    lowest=self._found(self.lowest[0], self.lowest[2], self.lowest[1]) if self.lowest is not None else None,
+                    rejected=self.rejected, gradients=self.gradients)

@@ -5,7 +5,8 @@ Two losses, lower is better, both computed from the classifier's logits z:
   It is negative exactly when the search has succeeded, and keeps its slope where the softmax is
   saturated (as in C&W and FMN).
 - logp: untargeted log p(true class); targeted -log p(target).
-Success: untargeted, the top-1 is not the true class; targeted, the top-1 is the target.
+Success: untargeted, the top-1 is not the true class; targeted, the top-1 is the target; and in both
+cases the probability margin (context.margin_of) is at least `min_margin`, for clear fools only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from strike_pose.search import LOSSES
+from strike_pose.search.context import fools, margin_of
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Objective:
     true_class: int
     target: int | None = None
     loss: str = "margin"
+    min_margin: float = 0.0  # the least probability margin that counts as a fooling pose
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -48,8 +51,10 @@ class Objective:
         return goal - best_other if self.target is None else best_other - goal
 
     def success(self, probs: np.ndarray) -> bool:
-        top1 = int(np.argmax(probs))
-        return top1 != self.true_class if self.target is None else top1 == self.target
+        return fools(probs, self.true_class, self.target, self.min_margin)
+
+    def margin(self, probs: np.ndarray) -> float:
+        return margin_of(probs, self.true_class, self.target)
 
     @torch.no_grad()
     def evaluate(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from strike_pose.render.transforms import frustum_half_extent
+from strike_pose.render.transforms import frustum_half_extent, outline_points, wholly_in_view
 from strike_pose.rotations import (axis_angle_matrix, euler_from_matrix, quaternion_matrix, rotation_angle,
                                    rotation_matrix, turned_towards, unwrap_degrees)
 from strike_pose.scene import Light, Pose, Scene
@@ -49,7 +49,9 @@ class Region:
     With `radius` (degrees) the orientation stays within that geodesic angle of the start's and the
     centre within `radius` SCALE units of the start's on each axis (the nearest-fooling-pose mode
     shrinks the radius as it finds closer fooling poses). With `light`, the parameters are eleven:
-    the pose and the light (ambient and diffuse within LIGHT_RANGE, a unit direction).
+    the pose and the light (ambient and diffuse within LIGHT_RANGE, a unit direction). With `outline`
+    (the object's hull points) a pose belongs to the region only when the whole object is in the
+    frame, and `project` pulls the centre back towards the start's until it is.
     """
 
     start: np.ndarray  # (6,) the start pose
@@ -59,6 +61,7 @@ class Region:
     z_far: float = -20.0
     margin: float = 0.8  # the centre stays within this fraction of the half field of view
     light: np.ndarray | None = None  # (5,) the start light, when the light is searched
+    outline: np.ndarray | None = None  # object-space points that must stay in the frame (None: the centre only)
 
     @property
     def size(self) -> int:
@@ -82,6 +85,38 @@ class Region:
         shift = np.max(np.abs(p[3:6] - self.start[3:6]) / POSE_SCALE[3:6])
         return max(rotation_angle(self.start, p), float(shift))
 
+    def in_view(self, params: np.ndarray) -> bool:
+        """Whether the whole object is in the frame at these parameters (always, without an outline)."""
+        return self.outline is None or wholly_in_view(self.outline, np.asarray(params, np.float64), self.fov_y)
+
+    def _pull_into_view(self, p: np.ndarray) -> np.ndarray:
+        """p with its centre moved the least way back towards the start's centre that brings the whole
+        object into the frame, and when not even the start's centre does, moved farther away."""
+        if self.in_view(p):
+            return p
+        start = np.asarray(self.start[3:6], np.float64)
+        q = p.copy()
+        q[3:6] = start
+        if self.in_view(q):
+            return self._bisect(p, p[3:6].copy(), start)
+        farther = start.copy()
+        farther[2] = self.z_far
+        q[3:6] = farther
+        return self._bisect(p, start, farther) if self.in_view(q) else q
+
+    def _bisect(self, p: np.ndarray, out: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        """p with the centre nearest `out` on the segment to `inside` (in view) that shows the whole object."""
+        q, lo, hi = p.copy(), 0.0, 1.0  # fractions of the way from out to inside: lo out of view, hi in
+        for _ in range(12):
+            mid = (lo + hi) / 2
+            q[3:6] = out + mid * (inside - out)
+            if self.in_view(q):
+                hi = mid
+            else:
+                lo = mid
+        q[3:6] = out + hi * (inside - out)
+        return q
+
     def project(self, params: np.ndarray) -> np.ndarray:
         """The nearest parameters inside the region (orientation by geodesic, the rest by clamping)."""
         p = np.array(params, dtype=np.float64)
@@ -102,7 +137,7 @@ class Region:
             p[6:8] = np.clip(p[6:8], *LIGHT_RANGE)
             norm = np.linalg.norm(p[8:11])
             p[8:11] = p[8:11] / norm if norm > 1e-6 else self.light[2:5]
-        return p
+        return p if self.outline is None else self._pull_into_view(p)
 
     def between(self, a: np.ndarray, b: np.ndarray, fraction: float) -> np.ndarray:
         """The point `fraction` of the way from a to b (beyond b when fraction > 1): the orientation
@@ -163,8 +198,11 @@ class Region:
         return Pose.of(p[:6]), light
 
 
-def region_for(scene: Scene, start: Pose, radius: float | None, search_light: bool = False) -> Region:
-    """The search region around `start`: z from 3 units nearer to 12 units farther than the start."""
+def region_for(scene: Scene, start: Pose, radius: float | None, search_light: bool = False,
+               in_view: bool = False) -> Region:
+    """The search region around `start`: z from 3 units nearer to 12 units farther than the start;
+    with `in_view`, only the poses that show the whole object."""
     return Region(start=np.array(start.as_tuple()), fov_y=scene.camera.fov_y, radius=radius,
                   z_near=min(-5.0, start.z + 3.0), z_far=start.z - 12.0,
-                  light=light_vector(scene.light) if search_light else None)
+                  light=light_vector(scene.light) if search_light else None,
+                  outline=outline_points(scene.mesh.positions) if in_view else None)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from strike_pose.scene import Light, Pose, Scene
-from strike_pose.search.context import Found, Step, light_summary
+from strike_pose.search.context import Found, Step, fools, light_summary, margin_of
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,8 @@ class SearchResult:
         start_image = image if best is None else renderer.render(scene, start, size=size)
         probs, start_probs = (classifier.probabilities(np.stack([image, start_image])) if best is not None
                               else np.stack([classifier.probabilities(image)] * 2))
-        top1 = int(np.argmax(probs))
-        fools = top1 != scene.true_class if target is None else top1 == target
-        return cls(success=found is not None and fools, scene=shown, start=start, pose=pose, light=light,
+        fooled = fools(probs, scene.true_class, target, settings.get("min_margin") or 0.0)
+        return cls(success=found is not None and fooled, scene=shown, start=start, pose=pose, light=light,
                    image=image, probs=probs, start_probs=start_probs, found=found,
                    first=last.first if last is not None else None, best=best,
                    steps=last.index if last is not None else 0, seconds=last.seconds if last is not None else 0.0,
@@ -87,6 +86,11 @@ class SearchResult:
     @property
     def top1(self) -> int:
         return int(np.argmax(self.probs))
+
+    @property
+    def margin(self) -> float:
+        """How clearly the reported pose fools the model (probability margin; negative when it does not)."""
+        return margin_of(self.probs, self.scene.true_class, self.target)
 
     @property
     def start_misclassified(self) -> bool:
@@ -113,13 +117,14 @@ class SearchResult:
         from strike_pose.export import shot_record
 
         d = self.distances()
-        how = {k: self.settings.get(k) for k in ("method", "mode", "seed", "radius", "learning_rate", "loss")}
+        how = {k: self.settings.get(k) for k in ("method", "mode", "seed", "radius", "learning_rate", "loss",
+                                                 "in_view", "min_margin")}
         record = shot_record(self.scene, self.pose, classifier, self.probs, target=self.target, **how,
                              search_light=self.settings.get("search_light") or None, success=self.success,
                              steps=self.steps, seconds=round(self.seconds, 3), evaluations=self.evaluations,
                              start_pose=self.start.as_dict(), rotation_from_start=round(d["rotation_from_start"], 3),
                              translation_from_start=round(d["translation_from_start"], 4),
-                             distance=round(d["distance"], 3))
+                             distance=round(d["distance"], 3), margin=round(self.margin, 4))
         record["check"] = self.check()
         return record
 
@@ -147,6 +152,9 @@ class SearchResult:
                       "misclassified": self.start_misclassified},
             "final_pose": self.pose.as_dict(),
             **d,
+            "margin": self.margin,
+            "in_view": self.settings.get("in_view", True),
+            "min_margin": self.settings.get("min_margin") or 0.0,
             "first": self.first.summary() if self.first is not None else None,
             "top": classifier.top(self.probs, 5),
             "true_prob": float(self.probs[self.scene.true_class]),
