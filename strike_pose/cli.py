@@ -253,7 +253,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = run_search(scene, clf, start, method=args.method, target=_target_from_args(args),
                         radius=args.radius, steps=args.steps, budget_seconds=args.budget_seconds,
                         seed=args.seed, learning_rate=args.lr, mode="first" if args.first else "nearest",
-                        loss=args.loss, search_light=args.light, out_dir=args.out, progress=True)
+                        loss=args.loss, search_light=args.light, in_view=not args.allow_partial,
+                        min_margin=args.min_margin, out_dir=args.out, progress=True)
     status = 130 if result["interrupted"] else (0 if result["success"] else 1)
     if args.json:
         _print_json(result)
@@ -282,14 +283,16 @@ def _print_search(result: dict) -> None:
     if result["success"]:
         first = result["first"]
         which = "first" if result["mode"] == "first" else "closest"
-        print(f"fooled after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, true p={result['true_prob']:.3f}")
+        print(f"fooled after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, true p={result['true_prob']:.3f}, "
+              f"margin {result['margin']:.3f}")
         print(f"{which} fooling pose: {moved}")
         if which == "closest" and first is not None:
             print(f"the first was at distance {first['distance']:.1f}, after {first['seconds']:.1f} s")
         runner_up = result["top"][1]["prob"] if len(result["top"]) > 1 else 0.0
         if which == "closest" and top["prob"] - runner_up < 0.02:
             print(f"note: a near tie ({top['prob']:.3f} against {runner_up:.3f}): the closest fooling pose lies on "
-                  "the decision boundary; --first stops at the first fooling pose, usually a clearer one")
+                  "the decision boundary; --first stops at the first fooling pose, usually a clearer one, and --min-margin "
+                  "asks for clear fools")
     else:
         target = f", target p={result['target_prob']:.3f}" if result["target_prob"] is not None else ""
         print(f"no fooling pose found after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, "
@@ -461,10 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input; 130: interrupted (Ctrl+C), the best pose so far printed.")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--method", default="grad", type=_choice("--method", METHODS), choices=METHODS,
-                   metavar="METHOD", help="one of %(choices)s (default grad: the analytic gradient through the "
-                   "differentiable twin; random; "
-                   "fd: finite differences; cmaes)")
+    p.add_argument("--method", default=METHODS[0], type=_choice("--method", METHODS), choices=METHODS,
+                   metavar="METHOD", help="one of %(choices)s (default boundary: CMA-ES explores, the analytic "
+                   "gradient steps onto the decision boundary and slides along it towards the start; grad: "
+                   "descent on the analytic gradient; random; fd: finite differences; cmaes)")
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
     p.add_argument("--radius", type=_number("--radius", float, "degrees between 0 and 180", lambda v: 0 < v <= 180),
                    metavar="DEGREES",
@@ -483,6 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default="margin", type=_choice("--loss", LOSSES), choices=LOSSES, metavar="LOSS",
                    help="one of %(choices)s (default margin: true logit - best other; logp: log p(true class))")
     p.add_argument("--light", action="store_true", help="search the light (ambient, diffuse, direction) too")
+    p.add_argument("--allow-partial", action="store_true", help="count poses that push part of the object out "
+                   "of the picture (default: only poses that show the whole object count)")
+    p.add_argument("--min-margin", type=_number("--min-margin", float, "a difference of probabilities from 0 to "
+                                                "below 1", lambda v: 0 <= v < 1), default=0.0, metavar="P",
+                   help="count only clear fools: p(top-1) - p(true class) at least P (targeted: p(target) - the "
+                   "best other), e.g. 0.2 (default 0: any wrong top-1)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_search)

@@ -115,7 +115,9 @@ def test_classify_a_mesh_without_a_true_class_prints_the_top_classes(tmp_path, c
     (["--steps", "0"], "--steps takes a whole number of steps, at least 1"),
     (["--budget-seconds", "-inf"], "--budget-seconds takes a positive number"),
     (["--radius", "181"], "--radius takes degrees between 0 and 180"),
-    (["--method", "gradient"], "--method takes one of grad, random, fd, cmaes"),
+    (["--method", "gradient"], "--method takes one of boundary, grad, random, fd, cmaes"),
+    (["--min-margin", "1"], "--min-margin takes a difference of probabilities from 0 to below 1"),
+    (["--min-margin", "-0.1"], "--min-margin takes a difference of probabilities"),
     (["--loss", "hinge"], "--loss takes one of margin, logp"),
 ])
 def test_bad_search_values_are_one_error_line_before_any_work(tmp_path, capsys, args, words):

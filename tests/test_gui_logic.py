@@ -462,7 +462,7 @@ def test_session_optimize_with_a_stand_in_search(bus, classifier, renderer, tmp_
         assert f"done after {steps} steps" in session.status and "4.0 deg from the start" in session.status
         assert len(session.captures) == 1  # the closest fooling pose is captured at the end
         record = json.loads(open(session.captures[0].json_path).read())
-        assert record["search"]["method"] == "grad" and record["search"]["steps"] == steps
+        assert record["search"]["method"] == "boundary" and record["search"]["steps"] == steps
         assert record["search"]["rotation_from_start"] == 4.0 and record["search"]["radius"] == 30.0
         session.optimizer.settings.auto_capture = False
         session.optimizer.runner._search = fake_search(0.05, succeed_at=2)

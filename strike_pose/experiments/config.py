@@ -22,7 +22,7 @@
     name = "attacks"
     scenes = ["school_bus"]
     starts = 3                          # random starts in the whole pose space
-    methods = ["grad", "random", "fd", "cmaes"]
+    methods = ["boundary", "grad", "random", "fd", "cmaes"]
     targets = "untargeted"              # or a list of labels, or "frequent:K" with from = "poses"
     budget_seconds = 10.0
     steps = 100

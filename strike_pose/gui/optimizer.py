@@ -20,18 +20,19 @@ import numpy as np
 from strike_pose.gui.workers import SearchEnded, SearchJob, SearchRunner
 from strike_pose.models.labels import label_of
 from strike_pose.scene import Pose
-from strike_pose.search import DEFAULT_STEPS
+from strike_pose.search import DEFAULT_STEPS, METHODS
 
 
 @dataclass
 class SearchSettings:
-    method: str = "grad"
+    method: str = METHODS[0]
     target: int | None = None  # None: untargeted (any class but the true one)
     steps: int = DEFAULT_STEPS
     learning_rate: float = 0.0  # degrees per step; 0: the method's default
     radius: float = 30.0  # degrees around the pose where Optimize starts
     whole_space: bool = False  # search the whole pose space instead of the radius
     search_light: bool = False  # search the light too
+    in_view: bool = True  # only poses that show the whole object count
     seed: int = 0
     auto_capture: bool = True  # capture the closest fooling pose when a search ends
 
@@ -40,7 +41,7 @@ class SearchSettings:
         return {"method": self.method, "target": self.target, "steps": int(self.steps),
                 "learning_rate": self.learning_rate if self.learning_rate > 0 else None,
                 "radius": None if self.whole_space else float(self.radius), "mode": "nearest",
-                "search_light": self.search_light, "seed": int(self.seed)}
+                "search_light": self.search_light, "in_view": self.in_view, "seed": int(self.seed)}
 
 
 class Optimizer:

@@ -17,29 +17,63 @@ from strike_pose.errors import StrikePoseError
 from strike_pose.scene import Pose
 from strike_pose.search.context import MODES, Found, SearchContext, Step
 
-METHODS = ("grad", "random", "fd", "cmaes")
+METHODS = ("boundary", "grad", "random", "fd", "cmaes")  # the first is the default
 LOSSES = ("margin", "logp")  # the objective's losses (strike_pose.search.objective)
 DEFAULT_STEPS = 100
 
 
+def settings_for(method: str, **values):
+    """The method's own settings (a frozen dataclass) with `values` changed; strings are converted to the
+    field's type, so "chains=4" from a command line works. Methods without settings take none."""
+    from dataclasses import fields, replace
+
+    if method == "grad":
+        from strike_pose.search.gradient import GradSettings as kind
+    elif method == "boundary":
+        from strike_pose.search.boundary import BoundarySettings as kind
+    else:
+        if values:
+            raise StrikePoseError(f"the {method} search has no settings to change")
+        return None
+    base = kind()
+    known = {f.name: type(getattr(base, f.name)) for f in fields(kind)}
+    changed = {}
+    for name, value in values.items():
+        if name not in known:
+            raise StrikePoseError(f"the {method} search has no setting {name!r}; it has {', '.join(known)}")
+        try:
+            changed[name] = known[name](value) if known[name] is not bool or not isinstance(value, str) \
+                else value.lower() in ("1", "true", "yes", "on")
+        except ValueError:
+            raise StrikePoseError(f"the {method} search's {name} must be a {known[name].__name__}, got {value!r}")
+    return replace(base, **changed)
+
+
 def _strategies() -> dict:
+    from strike_pose.search.boundary import boundary_search
     from strike_pose.search.gradient import grad_search
     from strike_pose.search.strategies import cmaes_search, fd_search, random_search
 
-    return {"grad": grad_search, "random": random_search, "fd": fd_search, "cmaes": cmaes_search}
+    return {"boundary": boundary_search, "grad": grad_search, "random": random_search, "fd": fd_search,
+            "cmaes": cmaes_search}
 
 
 def search(scene, classifier, start: Pose | None = None, method: str = "grad", target: int | None = None,
            radius: float | None = None, steps: int = DEFAULT_STEPS, budget_seconds: float | None = None,
            seed: int = 0, learning_rate: float | None = None, mode: str = "nearest", loss: str = "margin",
-           search_light: bool = False, cancel=None, renderer=None, settings=None):
+           search_light: bool = False, in_view: bool = True, min_margin: float = 0.0, cancel=None,
+           renderer=None, settings=None):
     """Search for a fooling pose from `start` (default: the scene's); yields a Step per step.
 
     target: an ImageNet index for a targeted search (top-1 must become it), None for untargeted.
     radius: keep the orientation within this many degrees of the start's (None: whole pose space).
     mode: "nearest" (after the first fooling pose, look for closer ones until the budget ends) or
     "first" (stop at the first). loss: "margin" or "logp". search_light: search the light too.
-    settings: the method's own settings (grad: strike_pose.search.gradient.GradSettings).
+    in_view: a pose counts, and the search goes, only where the whole object is in the picture (a
+    "fooling" pose that pushes the object half out of the frame says little about the model).
+    min_margin: a pose counts only when its probability margin (the best wrong class's p minus the
+    true class's; targeted, p(target) minus the best other's) is at least this: clear fools, not ties.
+    settings: the method's own settings (settings_for(method, ...): GradSettings, BoundarySettings).
     """
     import threading
 
@@ -62,6 +96,8 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
         raise StrikePoseError(f"the time budget must be positive, got {budget_seconds:g} s")
     if radius is not None and not 0 < radius <= 180:
         raise StrikePoseError(f"radius must be between 0 and 180 degrees, got {radius:g}")
+    if not (np.isfinite(min_margin) and 0 <= min_margin < 1):
+        raise StrikePoseError(f"the minimum margin is a difference of probabilities, from 0 to below 1; got {min_margin:g}")
     if target is not None and target == scene.true_class:
         raise StrikePoseError("the target is the scene's true class; choose another class or search untargeted")
     start = scene.pose if start is None else Pose.of(start)
@@ -69,9 +105,14 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
     problem = view_problem(scene, start, size=classifier.input_size, renderer=renderer)
     if problem is not None:  # a search from there would only change the background's verdict
         raise StrikePoseError(f"cannot search from this start: {problem}")
+    region = region_for(scene, start, radius, search_light, in_view=in_view)
+    if not region.in_view(region.initial()):
+        raise StrikePoseError("cannot search from this start: part of the object is outside the picture, and only "
+                              "poses that show all of it count; move it into view (farther away, or nearer the "
+                              "centre) or allow partial views (--allow-partial; in the visualizer untick 'whole object in view')")
     ctx = SearchContext(
-        scene=scene, objective=Objective(classifier, scene.true_class, target, loss),
-        region=region_for(scene, start, radius, search_light), renderer=renderer,
+        scene=scene, objective=Objective(classifier, scene.true_class, target, loss, min_margin),
+        region=region, renderer=renderer,
         size=classifier.input_size, steps=steps, budget_seconds=budget_seconds,
         rng=np.random.default_rng(seed), cancel=cancel or threading.Event(), mode=mode,
         learning_rate=learning_rate,
@@ -83,15 +124,15 @@ def search(scene, classifier, start: Pose | None = None, method: str = "grad", t
 def run_search(scene, classifier, start: Pose | None = None, method: str = "grad", target: int | None = None,
                radius: float | None = None, steps: int = DEFAULT_STEPS, budget_seconds: float | None = None,
                seed: int = 0, learning_rate: float | None = None, mode: str = "nearest", loss: str = "margin",
-               search_light: bool = False, out_dir=None, progress: bool = False, cancel=None,
-               settings=None) -> dict:
+               search_light: bool = False, in_view: bool = True, min_margin: float = 0.0, out_dir=None,
+               progress: bool = False, cancel=None, settings=None) -> dict:
     """Run a search to its end; on success export the fooling shot it reports (PNG + JSON sidecar)
     into `out_dir`.
 
     Returns the summary `strike-pose search --json` prints (SearchResult.summary): success, steps,
     seconds, start_pose and the start's verdict, final_pose (the closest fooling pose, the first in
     the "first" mode, else the pose with the lowest loss), rotation_from_start, translation_from_start,
-    distance (what the nearest mode ranks by), first, top, true_prob, target_prob, light, files.
+    distance (what the nearest mode ranks by), margin, first, top, true_prob, target_prob, light, files.
     """
     from strike_pose.export import check_writable
     from strike_pose.search.result import SearchResult
@@ -100,7 +141,8 @@ def run_search(scene, classifier, start: Pose | None = None, method: str = "grad
         check_writable(out_dir)  # before the search: what it finds must have somewhere to go
     start = scene.pose if start is None else Pose.of(start)
     options = dict(method=method, target=target, radius=radius, steps=steps, budget_seconds=budget_seconds,
-                   seed=seed, learning_rate=learning_rate, mode=mode, loss=loss, search_light=search_light)
+                   seed=seed, learning_rate=learning_rate, mode=mode, loss=loss, search_light=search_light,
+                   in_view=in_view, min_margin=min_margin)
     steps_iter = search(scene, classifier, start, **options, cancel=cancel, settings=settings)
     bar = None
     if progress:

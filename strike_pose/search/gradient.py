@@ -74,7 +74,7 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
         twin = twin_gradients(ctx.scene, samples[:, :6], ctx.objective.image_losses,
                               lights=samples[:, 6:] if size > 6 else None, size=ctx.size,
                               renderer=ctx.renderer, device=device)
-        ctx.evaluations += len(samples)
+        ctx.gradients += len(samples)
         probs = twin.aux.cpu().numpy()
         grads = twin.pose_grads if twin.light_grads is None else np.hstack([twin.pose_grads, twin.light_grads])
         gradient = grads.reshape(n_chains, s.samples, size).mean(axis=1) * scale  # per scaled unit

@@ -107,35 +107,54 @@ def random_search(ctx: SearchContext) -> Iterator:
         yield ctx.step(*shown)
 
 
-def cmaes_search(ctx: SearchContext) -> Iterator:
-    """CMA-ES over the scaled parameters from the start; candidates are projected onto the region.
-    When the nearest mode shrinks the region by a third or more, or CMA-ES converges, it restarts
-    from the start with a step size to fit the region."""
-    import warnings
+class Explorer:
+    """CMA-ES over the region's scaled parameters from the start (population BATCH), its candidates
+    projected onto the region. When the nearest mode shrinks the region by a third or more, or CMA-ES
+    converges, it starts afresh from the start with a step size to fit the region."""
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # cma warns that matplotlib (for its plots) is missing
-        import cma
+    def __init__(self, ctx: SearchContext) -> None:
+        import warnings
 
-    def fresh():
-        region = ctx.region
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cma warns that matplotlib (for its plots) is missing
+            import cma
+        self._cma, self.ctx = cma, ctx
+        self.restarted = False
+        self._fresh()
+
+    def _fresh(self) -> None:
+        region = self.ctx.region
         sigma = (region.radius or 90.0) / 3.0
-        options = {"popsize": BATCH, "seed": int(ctx.rng.integers(1, 2**31 - 1)), "verbose": -9}
-        return cma.CMAEvolutionStrategy(region.initial() / region.scale, sigma, options), region.radius
+        options = {"popsize": BATCH, "seed": int(self.ctx.rng.integers(1, 2**31 - 1)), "verbose": -9}
+        self.es = self._cma.CMAEvolutionStrategy(region.initial() / region.scale, sigma, options)
+        self.radius = region.radius
 
-    es, radius = fresh()
+    def ask(self) -> np.ndarray:
+        scale = self.ctx.region.scale
+        return np.stack([self.ctx.region.project(np.asarray(x) * scale) for x in self.es.ask()])
+
+    def tell(self, candidates: np.ndarray, losses: np.ndarray) -> None:
+        """Tell CMA-ES the losses of the candidates it asked for; then restart it if it is due."""
+        scale = self.ctx.region.scale
+        self.es.tell([c / scale for c in candidates], np.asarray(losses, np.float64).tolist())
+        now = self.ctx.region.radius
+        shrunk = now is not None and (self.radius is None or now < 2 / 3 * self.radius)
+        self.restarted = shrunk or self.es.stop()
+        if self.restarted:
+            self._fresh()
+
+
+def cmaes_search(ctx: SearchContext) -> Iterator:
+    """CMA-ES (Explorer) from the start; each step shows the best candidate since the last restart."""
+    explorer = Explorer(ctx)
     shown = None
     while not ctx.should_stop():
-        scale = ctx.region.scale
-        candidates = np.stack([ctx.region.project(np.asarray(x) * scale) for x in es.ask()])
+        candidates = explorer.ask()
         losses, probs = ctx.evaluate(candidates)
-        es.tell([c / scale for c in candidates], losses.tolist())
+        explorer.tell(candidates, losses)
         best = _best_of(ctx, candidates, losses, probs)
         if shown is None or best[2] < shown[2]:
             shown = best
         yield ctx.step(*shown)
-        now = ctx.region.radius
-        shrunk = now is not None and (radius is None or now < 2 / 3 * radius)
-        if shrunk or es.stop():
-            es, radius = fresh()
+        if explorer.restarted:
             shown = None

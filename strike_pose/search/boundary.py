@@ -1,0 +1,225 @@
+"""The default search: CMA-ES explores the region, the analytic gradient works only where it is exact.
+
+The classifier's loss has a consistent slope at the scale of a degree, but its analytic gradient (the
+differentiable twin's) is the slope of a ripple below half a degree (BENCHMARKS.md, "The twin's
+gradient"). So exploration is left to a global sampler, CMA-ES (strategies.Explorer), and the
+gradient is used for short moves that its linearisation describes:
+
+- boundary steps: the candidates of a generation that are near misses on OpenGL (not fooling, their
+  margin in logits within `near` of the boundary) take DeepFool's linearised step onto the decision
+  boundary, delta = -(margin + overshoot) g / |g|^2, capped at `cap` degrees (and as many region
+  units for x, y, z) and projected into the region, then one OpenGL check; again, `rounds` times,
+  while the margin falls;
+- a boundary slide: after each new closest fooling pose, steps of `slide_step` degrees towards the
+  start with the component along the margin's gradient removed, plus a Newton correction back to
+  just inside the fooling side (the geometry of FMN, DDN and ALMA, in pose space); a step that no
+  longer fools on OpenGL halves the next, one that does lengthens it (up to twice `slide_step`);
+- the light, when it is searched: shading moves no edge, so its gradient holds at large scales and
+  its part of a step may reach `light_cap` region units (CMA-ES pays for every extra dimension, the
+  gradient does not).
+
+All the steps of a round (the near misses and the slide) go through the twin in one batched pass and
+through OpenGL in one batch; only OpenGL's verdict is recorded (SearchContext.record). `direction`
+switches the gradient off for the ablation the benchmark runs: "random" takes steps of the same
+lengths in random directions (the gradient still sets the length), "none" takes no steps.
+
+The pose the search shows glides by at most `glide` degrees a step towards the closest fooling pose,
+or towards the lowest-loss pose before there is one; its picture is classified on OpenGL each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import numpy as np
+
+from strike_pose.search.context import SearchContext
+from strike_pose.search.strategies import Explorer
+
+DIRECTIONS = ("gradient", "random", "none")
+
+
+@dataclass(frozen=True)
+class BoundarySettings:
+    direction: str = "gradient"  # "gradient"; the ablations "random" (same lengths) and "none" (no steps)
+    near: float = 0.5  # logits: a non-fooling candidate within this of the level a step aims at is a near miss
+    candidates: int = 2  # near misses stepped per generation, the nearest the boundary first
+    rounds: int = 2  # boundary steps in a row, while the margin falls
+    cap: float = 0.5  # the most a step moves the pose: degrees (and as many region units for x, y, z)
+    light_cap: float = 10.0  # the most a step moves the light, in region units (0.1 of ambient or diffuse)
+    overshoot: float = 0.1  # logits past the boundary a step aims at (DeepFool's kappa)
+    slide_step: float = 0.5  # degrees towards the start per slide step
+    slides: int = 4  # slide steps after each new closest fooling pose
+    glide: float = 2.0  # degrees (and region units) the shown pose moves a step at most
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            from strike_pose.errors import StrikePoseError
+
+            raise StrikePoseError(f"unknown boundary direction {self.direction!r}; choose one of {', '.join(DIRECTIONS)}")
+
+
+def boundary_search(ctx: SearchContext, settings: BoundarySettings | None = None) -> Iterator:
+    s = settings or BoundarySettings()
+    explorer = Explorer(ctx)
+    stepper = _BoundarySteps(ctx, s) if s.direction != "none" else None
+    walker = ctx.region.project(ctx.region.initial())
+    while not ctx.should_stop():
+        candidates = explorer.ask()
+        losses, probs = ctx.evaluate(candidates)
+        explorer.tell(candidates, losses)
+        if stepper is not None and not ctx.should_stop():
+            stepper.run(candidates, probs)
+        if ctx.cancel.is_set():
+            return
+        walker = ctx.region.step_towards(walker, _goal(ctx), s.glide)
+        shown_loss, shown_probs = ctx.evaluate(walker[None])
+        yield ctx.step(walker, shown_probs[0], shown_loss[0])
+
+
+def _goal(ctx: SearchContext) -> np.ndarray:
+    """Where the shown pose heads: the closest fooling pose, else the lowest loss so far."""
+    if ctx.closest is not None:
+        return ctx.region.params_of(ctx.closest.pose, ctx.closest.light)
+    return ctx.lowest[0]
+
+
+class _BoundarySteps:
+    """The gradient's part: near-miss steps onto the boundary and the slide along it towards the start."""
+
+    def __init__(self, ctx: SearchContext, s: BoundarySettings) -> None:
+        self.ctx, self.s = ctx, s
+        self.margin_objective = replace(ctx.objective, loss="margin")
+        self.level = -s.overshoot - _logit_gap(ctx.objective.min_margin)  # the margin a step aims at
+        self.slid = None  # the closest fooling pose last slid from
+        self.device = getattr(ctx.objective.classifier, "device", None)
+        self.tally = {"near": 0, "near_fooled": 0, "slides": 0, "slides_fooled": 0}  # what the steps did
+
+    # ------------------------------------------------------------------------------------ margins
+
+    def margins(self, probs: np.ndarray) -> np.ndarray:
+        """The margin loss in logits from probabilities (log p(goal) - log of the best other, the sign
+        turned for a target): what the boundary steps move to the boundary, whatever the search's loss."""
+        objective = self.ctx.objective
+        logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-30, None))
+        goal = objective.goal
+        others = np.delete(logp, goal, axis=1).max(axis=1)
+        return logp[:, goal] - others if objective.target is None else others - logp[:, goal]
+
+    def run(self, candidates: np.ndarray, probs: np.ndarray) -> None:
+        """One generation's boundary steps: up to `rounds` for the near misses among `candidates`, up to
+        `slides` for the slide from a new closest fooling pose, each round one batch."""
+        ctx, s = self.ctx, self.s
+        margins = self.margins(probs)
+        order = [i for i in np.argsort(margins)
+                 if margins[i] - self.level < s.near and not ctx.objective.success(probs[i])]
+        near = [(candidates[i], margins[i]) for i in order[:s.candidates]]
+        slide = self._slide_start()
+        slide_step, done = s.slide_step, 0
+        while not ctx.should_stop():
+            near = near if done < s.rounds else []
+            slide = slide if done < s.slides else None
+            if not near and slide is None:
+                return
+            points = [p for p, _ in near] + ([slide[0]] if slide is not None else [])
+            grads = self._gradients(np.stack(points))
+            moved = [self._onto_boundary(p, m, g) for (p, m), g in zip(near, grads)]
+            if slide is not None:
+                moved.append(self._along_boundary(slide[0], slide[1], grads[-1], slide_step))
+            _, new_probs = ctx.evaluate(np.stack(moved))
+            new_margins = self.margins(new_probs)
+            fooled = [ctx.objective.success(pr) for pr in new_probs]
+            self.tally["near"] += len(near)
+            self.tally["near_fooled"] += sum(fooled[:len(near)])
+            if slide is not None:
+                self.tally["slides"] += 1
+                self.tally["slides_fooled"] += fooled[-1]
+            # a near miss goes on while its margin falls and it does not fool yet
+            near = [(q, m) for q, m, (_, old), pr in zip(moved, new_margins, near, new_probs)
+                    if m < old and not ctx.objective.success(pr)]
+            if slide is not None:
+                if fooled[-1] and ctx.region.in_view(moved[-1]):  # on the fooling side: a longer step next
+                    slide = (moved[-1], float(new_margins[-1]))
+                    slide_step = min(2 * s.slide_step, 1.5 * slide_step)
+                else:  # off the fooling side: a shorter step from the same pose
+                    slide_step /= 2
+                    slide = slide if slide_step >= s.slide_step / 4 else None
+            done += 1
+
+    def _slide_start(self):
+        """(params, margin) of the closest fooling pose when it is new since the last slide, else None."""
+        c = self.ctx.closest
+        if c is None or c is self.slid or self.s.slides == 0:
+            return None
+        self.slid = c  # a slide that finds a closer one slides again from there next generation
+        return self.ctx.region.params_of(c.pose, c.light), float(self.margins(c.probs[None])[0])
+
+    # ------------------------------------------------------------------------------------- steps
+
+    def _gradients(self, points: np.ndarray) -> np.ndarray:
+        """The margin's gradients per scaled unit (N, size) at `points`, from one pass through the twin."""
+        from strike_pose.render.diff import twin_gradients
+
+        ctx = self.ctx
+        size = ctx.region.size
+        twin = twin_gradients(ctx.scene, points[:, :6], self.margin_objective.image_losses,
+                              lights=points[:, 6:] if size > 6 else None, size=ctx.size,
+                              renderer=ctx.renderer, device=self.device)
+        ctx.gradients += len(points)
+        grads = twin.pose_grads if twin.light_grads is None else np.hstack([twin.pose_grads, twin.light_grads])
+        return grads * ctx.region.scale
+
+    def _limit(self, step: np.ndarray, cap: float) -> np.ndarray:
+        """A step in scaled units within the caps: the pose part at most `cap`, the light part `light_cap`."""
+        pose = np.linalg.norm(step[:6])
+        factor = 1.0 if pose <= cap else cap / pose
+        if len(step) > 6:
+            light = np.linalg.norm(step[6:])
+            factor = min(factor, 1.0 if light <= self.s.light_cap else self.s.light_cap / light)
+        return step * factor
+
+    def _direction(self, step: np.ndarray) -> np.ndarray:
+        """The step itself, or for the ablation one of the same lengths (pose and light) in a random direction."""
+        if self.s.direction == "gradient":
+            return step
+        out = np.empty_like(step)
+        for part in (slice(0, 6), slice(6, None)):
+            if step[part].size:
+                r = self.ctx.rng.normal(size=step[part].size)
+                out[part] = r / np.linalg.norm(r) * np.linalg.norm(step[part])
+        return out
+
+    def _move(self, params: np.ndarray, step: np.ndarray, cap: float | None = None) -> np.ndarray:
+        region = self.ctx.region
+        return region.project(params + self._direction(self._limit(step, cap or self.s.cap)) * region.scale)
+
+    def _onto_boundary(self, params: np.ndarray, margin: float, g: np.ndarray) -> np.ndarray:
+        """DeepFool's step from a near miss onto the boundary (a little past it), capped and projected."""
+        norm2 = float(g @ g)
+        if not (np.isfinite(norm2) and norm2 > 1e-12):
+            return params
+        return self._move(params, -(margin - self.level) * g / norm2)
+
+    def _along_boundary(self, params: np.ndarray, margin: float, g: np.ndarray, length: float) -> np.ndarray:
+        """A slide step from a fooling pose: `length` degrees towards the start with the part along the
+        margin's gradient removed, plus the Newton correction back to the level just past the boundary."""
+        region = self.ctx.region
+        distance = region.distance(params)
+        if distance < 1e-6:
+            return params
+        towards = (region.between(params, region.initial(), min(1.0, length / distance)) - params) / region.scale
+        towards[6:] = 0.0  # the light is no part of the distance
+        norm2 = float(g @ g)
+        cap = max(self.s.cap, length)
+        if not (np.isfinite(norm2) and norm2 > 1e-12):
+            return self._move(params, towards, cap)
+        along = towards - (towards @ g) / norm2 * g
+        correction = -(margin - self.level) * g / norm2
+        return self._move(params, along + correction, cap)
+
+
+def _logit_gap(min_margin: float) -> float:
+    """The margin in logits between two classes whose probabilities differ by `min_margin` (and share
+    nearly all the rest): log((1 + m) / (1 - m))."""
+    return float(np.log((1 + min_margin) / (1 - min_margin))) if min_margin > 0 else 0.0
