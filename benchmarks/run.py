@@ -3,7 +3,9 @@
 Targets (ratios, since these machines are shared and noisy):
 - one end-to-end frame (render + readback + preprocessing + forward) <= 1.10 x the bare model forward;
 - one pass of the smoothed multi-start descent with 16 poses <= 2 x the model's forward + backward
-  at batch 16; the twin over 16 poses in one pass <= 16 x one pose.
+  at batch 16; the twin over 16 poses in one pass <= 16 x one pose;
+- one batched boundary pass over 16 candidates (their margin gradients through the twin, the steps,
+  the OpenGL check) <= 2 x the model's forward + backward at batch 16.
 
     python -m benchmarks.run [--scene NAME] [--repeat N]
 """
@@ -173,6 +175,28 @@ def main() -> None:
                                                  renderer=renderer), max(5, args.repeat // 4))
     row("smoothed descent pass, 16 poses (GL, twin, model f+b)", pass16_ms,
         f"= {pass16_ms / fb16_ms:.2f} x model f+b at batch 16 (goal <= 2)")
+
+    import threading
+
+    from strike_pose.search.boundary import BoundarySettings, _BoundarySteps
+    from strike_pose.search.context import SearchContext
+    from strike_pose.search.region import region_for
+
+    ctx = SearchContext(scene=scene, objective=objective, region=region_for(scene, pose, 30, in_view=True),
+                        renderer=renderer, size=size, steps=10**6, budget_seconds=None,
+                        rng=np.random.default_rng(0), cancel=threading.Event())
+    boundary = _BoundarySteps(ctx, BoundarySettings())
+    candidates = np.stack([ctx.region.project(p) for p in poses16])
+
+    margins = np.full(16, 0.3)  # near misses: their OpenGL verdict comes with the generation that drew them
+
+    def boundary_pass():
+        grads = boundary._gradients(candidates)
+        ctx.evaluate(np.stack([boundary._onto_boundary(c, m, g) for c, m, g in zip(candidates, margins, grads)]))
+
+    boundary16_ms = median_ms(boundary_pass, max(5, args.repeat // 4))
+    row("boundary pass, 16 candidates (twin, steps, GL check)", boundary16_ms,
+        f"= {boundary16_ms / fb16_ms:.2f} x model f+b at batch 16 (goal <= 2)")
 
     def steps_ms(method: str, **kwargs) -> float:
         per = []
