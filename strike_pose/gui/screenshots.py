@@ -59,6 +59,7 @@ class ScreenshotScript:
         elif self.phase == "model_view" and now - self.since > 1.0:
             self._save(window, "model-view")  # what the model sees, and the key table
             session.set_view(model_view=False, help=False)
+            session.optimizer.settings.steps = 40  # the screenshots need a search that ends, not its best pose
             session.optimizer.begin()
             self._next("optimizing", now)
         elif self.phase == "optimizing":

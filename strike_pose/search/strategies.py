@@ -1,4 +1,4 @@
-"""The black-box strategies, the baselines the gradient search is measured against. Each is a
+"""The black-box strategies, the baselines the searches with a gradient are measured against. Each is a
 generator of Steps over one SearchContext and honours its region, budget, mode and cancel token.
 
 - random: poses drawn uniformly from the region, rendered and classified in batches (the paper's RS;
@@ -7,8 +7,9 @@ generator of Steps over one SearchContext and honours its region, budget, mode a
           itself and a pair of offsets for each of its 6 parameters (23 when the light's 5 are
           searched too).
 - cmaes:  CMA-ES through the `cma` package (population 12), restarted inside the region when the
-          nearest mode shrinks it.
-The analytic-gradient search is in strike_pose/search/gradient.py.
+          nearest mode shrinks it (Explorer, which the default search shares).
+The default search, CMA-ES with boundary steps on the analytic gradient, is in boundary.py; plain
+descent on the analytic gradient is in gradient.py.
 """
 
 from __future__ import annotations
