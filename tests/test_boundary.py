@@ -184,3 +184,14 @@ def test_margins_of_untargeted_and_targeted_verdicts():
     assert margin_of(probs, 1) == pytest.approx(0.2) and fools(probs, 1) and not fools(probs, 1, min_margin=0.25)
     assert margin_of(probs, 1, target=0) == pytest.approx(0.2) and fools(probs, 1, target=0)
     assert margin_of(probs, 0, target=2) == pytest.approx(-0.3) and not fools(probs, 0, target=2)
+
+
+def test_method_settings_from_strings_and_their_errors():
+    assert settings_for("boundary", direction="random", rounds="3").rounds == 3
+    assert settings_for("grad", chains="4").chains == 4 and settings_for("cmaes") is None
+    with pytest.raises(StrikePoseError, match="has no setting 'radius'"):
+        settings_for("boundary", radius="3")
+    with pytest.raises(StrikePoseError, match="rounds must be a whole number, got 'many'"):
+        settings_for("boundary", rounds="many")
+    with pytest.raises(StrikePoseError, match="the random search has no settings"):
+        settings_for("random", batch="3")

@@ -45,7 +45,8 @@ def settings_for(method: str, **values):
             changed[name] = known[name](value) if known[name] is not bool or not isinstance(value, str) \
                 else value.lower() in ("1", "true", "yes", "on")
         except ValueError:
-            raise StrikePoseError(f"the {method} search's {name} must be a {known[name].__name__}, got {value!r}")
+            kind_name = {int: "a whole number", float: "a number"}.get(known[name], known[name].__name__)
+            raise StrikePoseError(f"the {method} search's {name} must be {kind_name}, got {value!r}") from None
     return replace(base, **changed)
 
 
