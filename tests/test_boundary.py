@@ -91,7 +91,7 @@ def test_the_random_ablation_takes_steps_of_the_same_lengths_in_other_directions
 @pytest.mark.parametrize("direction", ["gradient", "none"])
 def test_the_ablation_switch_decides_whether_the_twin_is_used(bus, classifier, direction):
     steps = list(search(bus, classifier, method="boundary", radius=30, steps=3, seed=1,
-                        settings=settings_for("boundary", direction=direction, near="50")))
+                        settings=settings_for("boundary", direction=direction, candidates="2", near="50")))
     assert len(steps) == 3
     assert (steps[-1].gradients > 0) == (direction == "gradient")
 

@@ -5,20 +5,22 @@ differentiable twin's) is the slope of a ripple below half a degree (BENCHMARKS.
 gradient"). So exploration is left to a global sampler, CMA-ES (strategies.Explorer), and the
 gradient is used for short moves that its linearisation describes:
 
-- boundary steps: the candidates of a generation that are near misses on OpenGL (not fooling, their
-  margin in logits within `near` of the boundary) take DeepFool's linearised step onto the decision
-  boundary, delta = -(margin + overshoot) g / |g|^2, capped at `cap` degrees (and as many region
-  units for x, y, z) and projected into the region, then one OpenGL check; again, `rounds` times,
-  while the margin falls;
 - a boundary slide: after each new closest fooling pose, steps of `slide_step` degrees towards the
   start with the component along the margin's gradient removed, plus a Newton correction back to
   just inside the fooling side (the geometry of FMN, DDN and ALMA, in pose space); a step that no
   longer fools on OpenGL halves the next, one that does lengthens it (up to twice `slide_step`);
+- boundary steps, when `candidates` > 0: the candidates of a generation that are near misses on
+  OpenGL (not fooling, their margin in logits within `near` of the boundary) take DeepFool's
+  linearised step onto the decision boundary, delta = -(margin + overshoot) g / |g|^2, capped at
+  `cap` degrees (and as many region units for x, y, z) and projected into the region, then one
+  OpenGL check; again, `rounds` times, while the margin falls. Off by default: on 30 paired starts
+  per scene the search without them came closer (BENCHMARKS.md), as they rarely flip a verdict and
+  their twin passes cost the exploration three to four forward passes each;
 - the light, when it is searched: shading moves no edge, so its gradient holds at large scales and
   its part of a step may reach `light_cap` region units (CMA-ES pays for every extra dimension, the
   gradient does not).
 
-All the steps of a round (the near misses and the slide) go through the twin in one batched pass and
+All the steps of a round (the slide and any near misses) go through the twin in one batched pass and
 through OpenGL in one batch; only OpenGL's verdict is recorded (SearchContext.record). `direction`
 switches the gradient off for the ablation the benchmark runs: "random" takes steps of the same
 lengths in random directions (the gradient still sets the length), "none" takes no steps.
@@ -44,7 +46,7 @@ DIRECTIONS = ("gradient", "random", "none")
 class BoundarySettings:
     direction: str = "gradient"  # "gradient"; the ablations "random" (same lengths) and "none" (no steps)
     near: float = 0.5  # logits: a non-fooling candidate within this of the level a step aims at is a near miss
-    candidates: int = 2  # near misses stepped per generation, the nearest the boundary first
+    candidates: int = 0  # near misses stepped per generation, the nearest the boundary first (0: none)
     rounds: int = 2  # boundary steps in a row, while the margin falls
     cap: float = 0.5  # the most a step moves the pose: degrees (and as many region units for x, y, z)
     light_cap: float = 10.0  # the most a step moves the light, in region units (0.1 of ambient or diffuse)
