@@ -96,7 +96,6 @@ class _BoundarySteps:
         self.level = -s.overshoot - _logit_gap(ctx.objective.min_margin)  # the margin a step aims at
         self.slid = None  # the closest fooling pose last slid from
         self.device = getattr(ctx.objective.classifier, "device", None)
-        self.tally = {"near": 0, "near_fooled": 0, "slides": 0, "slides_fooled": 0}  # what the steps did
 
     # ------------------------------------------------------------------------------------ margins
 
@@ -132,14 +131,8 @@ class _BoundarySteps:
             _, new_probs = ctx.evaluate(np.stack(moved))
             new_margins = self.margins(new_probs)
             fooled = [ctx.objective.success(pr) for pr in new_probs]
-            self.tally["near"] += len(near)
-            self.tally["near_fooled"] += sum(fooled[:len(near)])
-            if slide is not None:
-                self.tally["slides"] += 1
-                self.tally["slides_fooled"] += fooled[-1]
             # a near miss goes on while its margin falls and it does not fool yet
-            near = [(q, m) for q, m, (_, old), pr in zip(moved, new_margins, near, new_probs)
-                    if m < old and not ctx.objective.success(pr)]
+            near = [(q, m) for q, m, (_, old), f in zip(moved, new_margins, near, fooled) if m < old and not f]
             if slide is not None:
                 if fooled[-1] and ctx.region.in_view(moved[-1]):  # on the fooling side: a longer step next
                     slide = (moved[-1], float(new_margins[-1]))
