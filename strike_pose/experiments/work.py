@@ -8,6 +8,7 @@ driver from the experiment's seed), so running it again anywhere gives the same 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 from strike_pose.rotations import POSE_AXES, wrap_degrees
 
 CHUNK = 64  # poses per landscape or transfer item: one tiled render, one batched classification
+ANGLE_STEP = 0.5  # degrees: the resolution of a sensitivity study's bisected flip for yaw, pitch, roll
+SPAN_STEPS = 720  # x, y, z: their bisected flip is found to 1/720 of the parameter's range (as 0.5 of 360)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,19 @@ class Worker:
         return rows
 
     def _sensitivity(self, item: Item) -> list[dict]:
-        """From a correctly classified random pose, resample one parameter at a time over its range."""
+        """From a correctly classified random pose, resample one parameter at a time over its range; then,
+        per parameter, bisect towards the start from the nearest flipped resample on each side.
+
+        Every row is one resample. `change` is its |change| from the start, so the smallest flipped
+        `change` is the sampled smallest flip: an upper bound about range / trials coarse. The row of
+        the flipped resample whose side gave the smaller bisected flip also carries `bisected_flip`, the
+        |change| of the flip boundary found between it and the start, and `bisection_step`, the
+        resolution it was found to (the pose one step nearer the start was classified correctly); the
+        other rows carry None in both (and a parameter that never flipped has no such row). The label
+        may flip back and forth along the way: bisection finds a boundary inside the bracket (start
+        correct, resample flipped), not necessarily the nearest one, so `bisected_flip` is an upper bound
+        on the nearest flip in that direction; it is never above the sampled smallest flip.
+        """
         from strike_pose.render.transforms import frustum_half_extent
 
         p = item.payload
@@ -131,14 +146,56 @@ class Worker:
                 poses.append(pose)
                 meta.append((axis, float(start[k]), float(value), float(delta)))
         probs = self.classify(scene, p["model"], poses)
+        flipped = [int(np.argmax(prob)) != scene.true_class for prob in probs]
+        bisected = self._bisect_flips(scene, p["model"], start, ranges, meta, flipped)
         rows = []
-        for (axis, start_value, value, delta), prob in zip(meta, probs):
+        for i, ((axis, start_value, value, delta), prob) in enumerate(zip(meta, probs)):
             top1 = int(np.argmax(prob))
+            flip, step = bisected.get(i, (None, None))
             rows.append({"study": item.study, "item": item.key, "scene": p["scene"], "model": p["model"],
                          "start": p["start"], "parameter": axis, "start_value": start_value, "value": value,
                          "change": abs(delta), "true_prob": float(prob[scene.true_class]), "top1": top1,
-                         "flipped": top1 != scene.true_class})
+                         "flipped": flipped[i], "bisected_flip": flip, "bisection_step": step})
         return rows
+
+    def _bisect_flips(self, scene, model: str, start, ranges: dict, meta: list, flipped: list) -> dict:
+        """Per parameter, the flip boundary nearest the start that bisection finds from the nearest flipped
+        resample on either side: {row index of that resample: (|change| of the boundary, step)}.
+
+        A bracket runs from the start (correct) to the resample (flipped) along the signed change
+        (angles wrapped), over points one step apart counted back from the resample (the first step,
+        next to the start, may be shorter). Each round classifies the midpoints of all the brackets
+        still open in one batch, keeping "start side correct, far side flipped", until each is one step
+        wide: log2(|change| / step) rounds, at most 9 for angles and 10 for x, y, z; one classification
+        per bracket and round, at most 12 brackets (6 parameters x 2 sides).
+        """
+        brackets = []
+        for axis, (lo, hi) in ranges.items():
+            k = POSE_AXES.index(axis)
+            step = ANGLE_STEP if k < 3 else (hi - lo) / SPAN_STEPS
+            for sign in (-1.0, 1.0):
+                side = [i for i, (a, _, _, delta) in enumerate(meta) if a == axis and flipped[i] and delta * sign > 0]
+                if side:
+                    row = min(side, key=lambda i: abs(meta[i][3]))
+                    brackets.append(_Bracket(row, k, sign, abs(meta[row][3]), step))
+        while open_ := [b for b in brackets if b.hi - b.lo > 1]:
+            poses = []
+            for b in open_:
+                pose = start.copy()
+                pose[b.axis] = start[b.axis] + b.sign * b.distance_at(b.mid)
+                if b.axis < 3:
+                    pose[b.axis] = wrap_degrees(pose[b.axis])
+                poses.append(pose)
+            for b, prob in zip(open_, self.classify(scene, model, poses)):
+                if int(np.argmax(prob)) != scene.true_class:
+                    b.hi = b.mid
+                else:
+                    b.lo = b.mid
+        best: dict[int, _Bracket] = {}  # per parameter, the side with the nearer boundary
+        for b in brackets:
+            if b.axis not in best or b.distance_at(b.hi) < best[b.axis].distance_at(best[b.axis].hi):
+                best[b.axis] = b
+        return {b.row: (float(b.distance_at(b.hi)), float(b.step)) for b in best.values()}
 
     def _attack(self, item: Item) -> list[dict]:
         """One search, reduced as the command line and the visualizer reduce theirs (SearchResult): the
@@ -193,3 +250,29 @@ def _group_by_scene(sources: list[dict]):
         groups.setdefault((s["scene"], s.get("light_label", "scene")), (s.get("light"), []))[1].append(s)
     for (scene, label), (light, group) in groups.items():
         yield (scene, light, label), group
+
+
+@dataclass
+class _Bracket:
+    """From the start (point 0, correct) to a flipped resample (point n, |change| `distance`) along one
+    parameter in direction `sign`: points one `step` apart counted back from the resample, the first
+    (next to the start) at most a step. Points lo (correct) and hi (flipped) bracket a flip boundary."""
+
+    row: int
+    axis: int
+    sign: float
+    distance: float
+    step: float
+    lo: int = 0
+    hi: int = 0
+
+    def __post_init__(self):
+        self.n = max(1, math.ceil(self.distance / self.step))
+        self.hi = self.n
+
+    @property
+    def mid(self) -> int:
+        return (self.lo + self.hi) // 2
+
+    def distance_at(self, j: int) -> float:
+        return 0.0 if j == 0 else self.distance - (self.n - j) * self.step
