@@ -171,7 +171,14 @@ def _sensitivity(root, study, rows, entry) -> str:
     table_rows = [{**r, "paper": f"{paper[r['parameter']][0]}% / {paper[r['parameter']][1]}"} for r in entry["table"]]
     table = _table(table_rows, [("scene", "scene"), ("model", "model"), ("parameter", "parameter"),
                                 ("starts", "starts"), ("failure rate", "failure_rate"),
-                                ("median smallest flip", "median_smallest_flip"), ("paper (fails / flip)", "paper")])
+                                ("median smallest flip, sampled", "median_smallest_flip"),
+                                ("median smallest flip, bisected", "median_bisected_flip"),
+                                ("paper (fails / flip)", "paper")])
+    note = ("<p><small>Smallest flip, per start, the median over the starts that flipped: sampled is the smallest "
+            "change among the resamples that flipped the label (an upper bound, as coarse as range / trials); "
+            "bisected is the boundary found between the start and the nearest flipped resample on either side, "
+            "to 0.5 degrees (x, y, z: 1/720 of their range), the one to compare with the paper's. Degrees for "
+            "yaw, pitch, roll; scene units for x, y, z.</small></p>")
 
     def draw(plt):
         fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -188,7 +195,7 @@ def _sensitivity(root, study, rows, entry) -> str:
         ax.legend(fontsize=8)
         return fig
 
-    return table + _figure(root, f"{study.name}-failure", draw)
+    return table + note + _figure(root, f"{study.name}-failure", draw)
 
 
 def _attack(root, study, rows, entry) -> str:
