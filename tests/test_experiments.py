@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,7 @@ def test_every_kind_gives_rows_a_summary_and_a_report(small_run):
     landscape = kinds["landscape"]["table"][0]
     assert 0 <= landscape["ci95"][0] <= landscape["misclassified"] <= landscape["ci95"][1] <= 1
     assert kinds["sensitivity"]["rows"] == 6 * 3
+    assert all("median_bisected_flip" in r for r in kinds["sensitivity"]["table"])
     assert kinds["attack"]["rows"] == 1 and kinds["attack"]["targets"][0]["index"] != 779
     transfer = kinds["transfer"]["table"]
     assert transfer and all(r["source_model"] != r["model"] for r in transfer)
@@ -241,6 +243,153 @@ def test_a_killed_driver_resumes_without_losing_or_repeating_rows(tmp_path):
     rows = ResultStore(out).rows("poses")
     assert len(rows) == 640 and sorted(r["index"] for r in rows) == list(range(640))
     assert summary["studies"][0]["rows"] == 640
+
+
+def _sensitivity_item(seed: int, trials: int):
+    import tomllib
+
+    from strike_pose.experiments.plan import plan
+
+    experiment = parse_experiment(tomllib.loads(
+        f"seed = {seed}\n[[sensitivity]]\nname = 's'\nscenes = ['school_bus']\nstarts = 1\ntrials = {trials}\n"))
+    return plan(experiment, experiment.studies[0], lambda name: [])[0]
+
+
+def _start_and_signs(rows: list[dict]):
+    """The start pose (every parameter's start_value) and, per parameter, the row carrying the bisected
+    flip with the sign of its resample's change."""
+    from strike_pose.experiments.work import POSE_AXES
+    from strike_pose.rotations import wrap_degrees
+
+    start = [next(r["start_value"] for r in rows if r["parameter"] == a) for a in POSE_AXES]
+    carriers = {}
+    for r in rows:
+        if r["bisected_flip"] is not None:
+            assert r["parameter"] not in carriers, "two rows carry one parameter's bisected flip"
+            delta = r["value"] - r["start_value"]
+            carriers[r["parameter"]] = (r, 1.0 if (wrap_degrees(delta) if r["parameter"] in POSE_AXES[:3] else delta) > 0
+                                        else -1.0)
+    return start, carriers
+
+
+def test_sensitivity_bisection_finds_a_known_boundary_to_its_step_in_few_batched_rounds():
+    """A stand-in classifier with known boundaries (no renders): the bisected flip is the first point one
+    step past the nearer boundary, for an angle across the wrap, a translation and either side."""
+    import numpy as np
+
+    from strike_pose.experiments.work import SPAN_STEPS, Worker
+    from strike_pose.render.transforms import frustum_half_extent
+    from strike_pose.rotations import wrap_degrees
+
+    item = _sensitivity_item(seed=10, trials=30)  # the start's yaw is 158.5: its boundary at +37.3 lies past 180
+    worker = Worker()
+    scene = worker.scene("school_bus")
+    true = scene.true_class
+    calls, start = [], []
+
+    def classify(scene_, model, poses):
+        poses = np.asarray(poses, float)
+        assert np.all((poses[:, :3] >= -180) & (poses[:, :3] < 180)), "angles are wrapped"
+        if not start:
+            start.append(poses[0].copy())
+        d = poses - start[0]
+        yaw = wrap_degrees(d[:, 0])
+        flipped = ((yaw > 37.3) & (yaw < 120)) | (yaw < -61.7) | (d[:, 3] > 0.2) | (d[:, 5] < -0.9)
+        calls.append(len(poses))
+        probs = np.full((len(poses), 1000), 1e-4)
+        probs[np.arange(len(poses)), np.where(flipped, (true + 1) % 1000, true)] = 0.9
+        return probs
+
+    worker.classify = classify
+    rows = worker._sensitivity(item)
+    assert len(rows) == 6 * 30 and calls[0] == 1 and calls[1] == 6 * 30  # the start, then every resample
+    rounds = calls[2:]
+    assert 0 < len(rounds) <= 10 and all(n <= 12 for n in rounds), rounds
+    first, carriers = _start_and_signs(rows)
+    assert first == [float(v) for v in start[0]] and first[0] + 37.3 > 180
+    tx, _ = frustum_half_extent(scene.camera.fov_y)
+    expected = {"yaw": (37.3, 1.0, 0.5), "x": (0.2, 1.0, 2 * 0.8 * -first[5] * tx / SPAN_STEPS),
+                "z": (0.9, -1.0, (item.payload["z"][1] - item.payload["z"][0]) / SPAN_STEPS)}
+    assert set(carriers) == set(expected)  # pitch, roll and y never flip: no row carries a bisected flip
+    for parameter, (boundary, sign, step) in expected.items():
+        row, got_sign = carriers[parameter]
+        assert got_sign == sign and row["flipped"] and row["bisection_step"] == pytest.approx(step)
+        assert boundary <= row["bisected_flip"] < boundary + step + 1e-9, (parameter, row["bisected_flip"])
+        assert row["bisected_flip"] <= min(r["change"] for r in rows if r["parameter"] == parameter and r["flipped"])
+
+
+def test_sensitivity_bisected_flips_are_boundaries_of_the_real_classifier():
+    """Real renders and model: per parameter that flipped, one row carries the bisected flip, never above
+    the sampled smallest flip; the pose there is misclassified and the pose one step nearer the start is
+    classified correctly, each rendered and classified alone."""
+    import numpy as np
+
+    from strike_pose.experiments.summary import _sensitivity
+    from strike_pose.experiments.work import ANGLE_STEP, POSE_AXES, Worker
+    from strike_pose.rotations import wrap_degrees
+
+    item = _sensitivity_item(seed=2, trials=20)  # on this seed yaw, pitch, roll and y flip
+    worker = Worker()
+    rows = worker.run(item)
+    assert len(rows) == 6 * 20
+    start, carriers = _start_and_signs(rows)
+    flipped = {r["parameter"] for r in rows if r["flipped"]}
+    assert set(carriers) == flipped and flipped & {"yaw", "pitch", "roll"}, flipped
+    scene = worker.scene("school_bus")
+    for parameter, (row, sign) in carriers.items():
+        k = POSE_AXES.index(parameter)
+        sampled = min(r["change"] for r in rows if r["parameter"] == parameter and r["flipped"])
+        step = row["bisection_step"]
+        assert 0 < row["bisected_flip"] <= sampled and (step == ANGLE_STEP if k < 3 else 0 < step < 0.1), row
+
+        def verdict(distance):
+            pose = np.array(start)
+            pose[k] = start[k] + sign * distance
+            if k < 3:
+                pose[k] = wrap_degrees(pose[k])
+            return int(np.argmax(worker.classify(scene, item.payload["model"], [pose])[0])) == scene.true_class
+
+        assert not verdict(row["bisected_flip"]), (parameter, row["bisected_flip"])
+        assert verdict(max(0.0, row["bisected_flip"] - step)), (parameter, row["bisected_flip"], step)
+    table = {r["parameter"]: r for r in _sensitivity(rows, str)["table"]}
+    for parameter in flipped:  # one start: the medians are that start's sampled and bisected flips
+        assert table[parameter]["median_bisected_flip"] == carriers[parameter][0]["bisected_flip"]
+        assert table[parameter]["median_bisected_flip"] <= table[parameter]["median_smallest_flip"]
+
+
+def test_sensitivity_summary_and_report_read_rows_written_before_the_bisected_flip(tmp_path):
+    """Item files with and without the bisected columns (and one where every value of them is None) in one
+    study: the summary and the report's table read them all."""
+    from strike_pose.experiments.report import _sensitivity as report_sensitivity
+    from strike_pose.experiments.store import ResultStore
+    from strike_pose.experiments.summary import PAPER, _sensitivity
+    from strike_pose.experiments.work import Item
+
+    def rows(start, flips, bisected=None, columns=True):
+        out = []
+        for i, change in enumerate([5.0, 20.0, 40.0]):
+            r = {"study": "s", "item": f"i{start}", "scene": "school_bus", "model": "m", "start": start,
+                 "parameter": "pitch", "start_value": 0.0, "value": change, "change": change, "true_prob": 0.5,
+                 "top1": 1, "flipped": change in flips}
+            if columns:
+                r |= {"bisected_flip": bisected if i == 1 else None, "bisection_step": 0.5 if i == 1 else None}
+            out.append(r)
+        return out
+
+    store = ResultStore(tmp_path)
+    for start, written in enumerate([rows(0, {20.0}, columns=False), rows(1, {20.0, 40.0}, bisected=12.5),
+                                     rows(2, set(), columns=True)]):
+        store.write(Item("s", "sensitivity", f"i{start}"), written)
+    read = store.rows("s")
+    assert len(read) == 9 and store.table("s").num_rows == 9
+    (entry,) = _sensitivity(read, str)["table"]
+    assert entry["starts"] == 3 and entry["median_smallest_flip"] == 20.0 and entry["median_bisected_flip"] == 12.5
+    (old,) = _sensitivity(rows(0, {20.0}, columns=False), str)["table"]
+    assert old["median_smallest_flip"] == 20.0 and old["median_bisected_flip"] is None
+    (tmp_path / "plots").mkdir()
+    html = report_sensitivity(tmp_path, types.SimpleNamespace(name="s"), read,
+                              {"paper": PAPER["sensitivity"], "table": [entry, {**old, "parameter": "roll"}]})
+    assert "median smallest flip, bisected" in html and "12.5" in html and "81% / 9.2" in html
 
 
 # ------------------------------------------------------------------------------------------- Ray
