@@ -40,6 +40,7 @@ from PIL import Image
 from strike_pose.errors import StrikePoseError, existing_file, shown, warn
 
 MAX_TEXTURE_SIDE = 2048
+UNTEXTURED_GREY = 180  # the colour of a mesh with neither texture nor colours
 MATTE_RGB = (124, 116, 104)  # transparent pixels are shown over the ImageNet mean colour (scene.IMAGENET_MEAN_RGB)
 IMAGE_HINT = "give a PNG or JPEG image"
 # The mesh formats that load, as (name, suffixes); the suffixes are matched without regard to case.
@@ -229,7 +230,7 @@ def mesh_from_trimesh(tm, texture: np.ndarray | None = None, source: str = "mesh
             warn(f"{source}: its texture could not be read ({type(exc).__name__}: {exc}); it renders untextured "
                  "(repair the image, or give another with --texture)")
     if texture is None:
-        texture = np.full((4, 4, 3), 180, np.uint8)
+        texture = np.full((4, 4, 3), UNTEXTURED_GREY, np.uint8)
     return Mesh(
         positions=positions,
         normals=normals.astype(np.float32),
@@ -302,7 +303,55 @@ def _trimesh_load(source, **options):
     with _trimesh_skipped_parts() as skipped, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy overflow in broken files: checked after
-        return trimesh.load(source, force="mesh", process=False, **options), skipped
+        return _one_mesh(trimesh.load_scene(source, process=False, **options)), skipped
+
+
+def _one_mesh(scene):
+    """`scene.to_mesh()` (every mesh with its node's transform, concatenated), each part keeping its colours.
+
+    trimesh packs the textures of several parts into one atlas, and three of its habits are undone first:
+    - it multiplies a glTF texture by its baseColorFactor as if the factor ran 0..1 while it holds 0..255,
+      wrapping around in uint8 (with trimesh's own factor 0.4, red (220, 20, 30) becomes (168, 248, 244)): the
+      factor is dropped, as it is for a single texture (see `_texture_of`);
+    - it converts the colour of a part coloured only by its glTF material to sRGB, which a single part does not:
+      such a part gets a texture of its colour as it is;
+    - it drops every texture of the model when glTF materials meet colours of another kind (vertex or face
+      colours, an OBJ material, a part with no colour): those become glTF materials of the same colours first
+      (the untextured grey for a part without any)."""
+    from trimesh import Trimesh
+    from trimesh.visual import ColorVisuals, TextureVisuals
+    from trimesh.visual.material import PBRMaterial
+
+    meshes = [geometry for geometry in scene.geometry.values() if isinstance(geometry, Trimesh)]
+    for mesh in meshes:
+        material = getattr(mesh.visual, "material", None)
+        if isinstance(material, PBRMaterial) and material.baseColorTexture is not None:
+            material.baseColorFactor = None
+    if len(meshes) < 2 or not any(isinstance(mesh.visual, TextureVisuals) for mesh in meshes):
+        return scene.to_mesh()
+
+    def solid(colour) -> Image.Image:
+        return Image.new("RGBA", (2, 2), tuple(int(c) for c in colour))
+
+    for mesh in meshes:
+        visual = mesh.visual
+        if isinstance(visual, ColorVisuals):
+            if visual.kind is None:
+                mesh.visual = TextureVisuals(uv=np.full((len(mesh.vertices), 2), 0.5),
+                                             image=solid((UNTEXTURED_GREY, UNTEXTURED_GREY, UNTEXTURED_GREY, 255)))
+            else:
+                mesh.visual = visual.to_texture()
+        elif isinstance(visual.material, PBRMaterial) and visual.material.baseColorTexture is None:
+            visual.material.baseColorTexture = solid(visual.material.main_color)
+            visual.material.baseColorFactor = None
+    if any(isinstance(mesh.visual.material, PBRMaterial) for mesh in meshes):
+        for mesh in meshes:
+            material = mesh.visual.material
+            if not isinstance(material, PBRMaterial):
+                image = getattr(material, "image", None)
+                mesh.visual.material = PBRMaterial(baseColorTexture=image if image is not None
+                                                   else solid(material.main_color))
+    return scene.to_mesh()
 
 
 # ------------------------------------------------------------------------------------- OBJ and MTL text
