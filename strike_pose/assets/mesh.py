@@ -51,22 +51,24 @@ MESH_FORMATS = (
     ("STL", (".stl",)),
     ("OFF", (".off",)),
     ("COLLADA", (".dae",)),
-    ("AC3D", (".ac", ".acc")),
-    ("Panda3D", (".egg", ".egg.pz", ".bam")),
+    ("AC3D", (".ac", ".acc", ".ac3d")),
+    ("Panda3D", (".egg", ".egg.pz", ".bam", ".bam.pz")),
 )
 MESH_SUFFIXES = tuple(suffix for _, suffixes in MESH_FORMATS for suffix in suffixes)
 FORMAT_LIST = ", ".join(name if suffixes == (f".{name.lower()}",) else f"{name} ({', '.join(suffixes)})"
                         for name, suffixes in MESH_FORMATS)  # OBJ, glTF 2.0 (.gltf, .glb), PLY, ...
 MESH_HINT = f"give the path of a mesh file: {FORMAT_LIST}"
-CONVERTED_SUFFIXES = (".ac", ".acc", ".egg", ".egg.pz", ".bam")  # read by strike_pose.assets.convert
+CONVERTED_SUFFIXES = (".ac", ".acc", ".ac3d", ".egg", ".egg.pz", ".bam", ".bam.pz")  # by strike_pose.assets.convert
 # suffix -> (the module that reads it, the package that provides that module)
 READERS = {
     ".dae": ("collada", "pycollada"),
     ".ac": ("assimp_py", "assimp-py"),
     ".acc": ("assimp_py", "assimp-py"),
+    ".ac3d": ("assimp_py", "assimp-py"),
     ".egg": ("panda3d.core", "panda3d"),
     ".egg.pz": ("panda3d.core", "panda3d"),
     ".bam": ("panda3d.core", "panda3d"),
+    ".bam.pz": ("panda3d.core", "panda3d"),
 }
 # top-level module -> the package to install, for a module missing while a file is read
 PACKAGES = {"collada": "pycollada", "assimp_py": "assimp-py", "panda3d": "panda3d",
