@@ -387,6 +387,9 @@ MESH_CASES = [
     ("points.glb", _point_cloud_glb, "has no triangles"),
     ("mesh.xyz", TRIANGLE, "could not be read"),
     ("mesh", CUBE_OBJ, "could not be read"),
+    ("car.fbx", CUBE_OBJ, "'.fbx' files are not a mesh format read here; give one of: OBJ, glTF 2.0"),
+    ("old.gltf", json.dumps({"asset": {"version": "1.0"}, "meshes": {}}), "is glTF 1.0"),
+    ("utf16.obj", ("v 0 0\n" + TRIANGLE).encode("utf-16"), "line 1: a vertex needs three numbers"),
 ]
 
 
