@@ -6,7 +6,7 @@
 
     [[landscape]]                       # random poses (or a grid over two angles) per scene and light
     name = "poses"
-    scenes = ["school_bus"]
+    scenes = ["school_bus"]             # or "fetched": every object fetched (strike-pose objects)
     poses = 512                         # per scene, light and model
     z = [-20.0, -5.0]                   # the z range (the camera looks down -z)
     lights = ["scene"]                  # "scene" or tables {ambient, diffuse, direction}
@@ -47,6 +47,7 @@ from strike_pose.scene import _number as _scene_number
 from strike_pose.search import DEFAULT_STEPS, METHODS
 
 KINDS = ("landscape", "sensitivity", "attack", "transfer")
+FETCHED = "fetched"  # scenes = "fetched": every object fetched from the catalogue
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
 
 
@@ -197,7 +198,15 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         _string(table.get("model", default_model), f"{where}.model"),)
     out: dict[str, Any] = {"kind": kind, "name": name, "models": models}
     if kind != "transfer":
-        scenes = tuple(_strings(table.get("scenes", ["school_bus"]), f"{where}.scenes"))
+        scenes = table.get("scenes", ["school_bus"])
+        if scenes == FETCHED:  # every object fetched from the catalogue (strike-pose objects)
+            from strike_pose.assets.objects import fetched_objects
+
+            scenes = fetched_objects()
+            if not scenes:
+                raise StrikePoseError(f"{where}: scenes = \"{FETCHED}\" but no objects are fetched yet; run "
+                                      "strike-pose objects fetch --all (or name the scenes)")
+        scenes = tuple(_strings(scenes, f"{where}.scenes"))
         for scene in scenes:
             scene_path(scene)  # an unknown scene fails now, with the bundled names
         out["scenes"] = scenes

@@ -104,6 +104,11 @@ def _landscape(root, study, rows, entry) -> str:
     table = _table(entry["table"], [("scene", "scene"), ("light", "light"), ("model", "model"),
                                     ("poses", "poses"), ("misclassified", "misclassified"), ("95% CI", "ci95"),
                                     ("most frequent wrong classes", "frequent_wrong")])
+    if entry.get("over_scenes"):
+        table += "<h3>Over the scenes (the paper: a median over its 30 objects)</h3>" + _table(
+            [{**r, "paper": "97%"} for r in entry["over_scenes"]],
+            [("light", "light"), ("model", "model"), ("scenes", "scenes"),
+             ("median misclassified", "median_misclassified"), ("range", "range_misclassified"), ("paper", "paper")])
     figures = []
     groups = collections.defaultdict(list)
     for r in rows:
@@ -195,6 +200,12 @@ def _sensitivity(root, study, rows, entry) -> str:
         ax.legend(fontsize=8)
         return fig
 
+    if entry.get("over_scenes"):
+        table += "<h3>Over the scenes (medians; the paper's are over its 30 objects)</h3>" + _table(
+            [{**r, "paper": f"{paper[r['parameter']][0]}% / {paper[r['parameter']][1]}"} for r in entry["over_scenes"]],
+            [("model", "model"), ("parameter", "parameter"), ("scenes", "scenes"),
+             ("median failure rate", "median_failure_rate"), ("median bisected flip", "median_bisected_flip"),
+             ("paper (fails / flip)", "paper")])
     return table + note + _figure(root, f"{study.name}-failure", draw)
 
 

@@ -55,7 +55,29 @@ def _landscape(rows, label_of) -> dict:
                       "misclassified": wrong / len(group), "ci95": [low, high],
                       "frequent_wrong": [{"index": k, "label": label_of(k), "share": n / len(group)}
                                          for k, n in counts.most_common(5)]})
-    return {"table": table}
+    return {"table": table, "over_scenes": _over_scenes(table, ("light", "model"), ("misclassified",))}
+
+
+def _over_scenes(table: list[dict], keys: tuple[str, ...], values: tuple[str, ...]) -> list[dict]:
+    """Per value of `keys`, the median (and range) of each of `values` over the scenes: the paper's
+    figures are medians over its objects. Only where two or more scenes have it."""
+    groups = collections.defaultdict(list)
+    for row in table:
+        groups[tuple(row[k] for k in keys)].append(row)
+    out = []
+    for key, group in groups.items():
+        if len({r["scene"] for r in group}) < 2:
+            continue
+        entry = {**dict(zip(keys, key)), "scenes": len({r["scene"] for r in group})}
+        for value in values:
+            numbers = [r[value] for r in group if r.get(value) is not None]
+            base = value.removeprefix("median_")  # a median of the scenes' medians keeps its name
+            entry[f"median_{base}"] = statistics.median(numbers) if numbers else None
+            entry[f"range_{base}"] = [min(numbers), max(numbers)] if numbers else None
+        out.append(entry)
+    if keys and keys[-1] == "parameter":
+        out.sort(key=lambda e: (*[e[k] for k in keys[:-1]], POSE_AXES.index(e["parameter"])))
+    return out
 
 
 def _sensitivity(rows, label_of) -> dict:
@@ -79,7 +101,8 @@ def _sensitivity(rows, label_of) -> dict:
                       "failure_rate": sum(r["flipped"] for r in group) / len(group),
                       "median_smallest_flip": statistics.median(smallest) if smallest else None,
                       "median_bisected_flip": statistics.median(bisected) if bisected else None})
-    return {"table": table}
+    return {"table": table, "over_scenes": _over_scenes(table, ("model", "parameter"),
+                                                        ("failure_rate", "median_bisected_flip"))}
 
 
 def _attack(rows, label_of) -> dict:
