@@ -23,7 +23,8 @@ EXIT_USAGE = 2
 def _add_scene_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scene (a bundled name or .toml path, or files)")
     group.add_argument("--scene", help="bundled scene name or scene .toml path (default: school_bus)")
-    group.add_argument("--mesh", help="an OBJ, glTF or GLB file instead of --scene")
+    group.add_argument("--mesh", help="a mesh file instead of --scene (OBJ, glTF/GLB, PLY, STL, OFF, COLLADA, AC3D, "
+                       "Panda3D EGG/BAM)")
     group.add_argument("--texture", help="an image that replaces the mesh's (or the scene's) texture")
     group.add_argument("--background", help="a background image (replaces the scene's)")
     group.add_argument("--true-class", help="ImageNet label or index of the object (replaces the scene's)")

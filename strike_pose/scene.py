@@ -357,11 +357,11 @@ def scene_path(name_or_path: str | Path) -> Path:
     """The file of a bundled scene name, or the given path."""
     import difflib
 
-    from strike_pose.assets.mesh import MESH_SUFFIXES
+    from strike_pose.assets.mesh import mesh_suffix
 
     text = str(name_or_path)
     path = user_path(text)
-    if path.suffix.lower() in MESH_SUFFIXES or text.lower().endswith(".egg.pz"):
+    if mesh_suffix(path):
         raise StrikePoseError(f"{text} is a mesh, not a scene file: give it as --mesh {text} (with --texture, "
                               "--background and --true-class as needed)")
     try:

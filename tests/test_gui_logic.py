@@ -434,7 +434,7 @@ def test_session_opens_a_background_and_a_scene(session, tmp_path):
     assert session.base_scene.source["background"] == str(path)
     session.update()
     assert session.frame[2, 2].tolist() == [200, 30, 30]
-    session.loader.open_bundled_scene("soccer_ball")
+    session.loader.open_named_scene("soccer_ball")
     wait_for(session, lambda: session.loader.loading is None)
     assert session.base_scene.name == "soccer_ball" and session.pose == session.base_scene.pose
 
@@ -525,7 +525,7 @@ def test_session_switching_the_scene_while_optimize_runs(bus, classifier, render
             assert session.optimizer.begin() or session.optimizer.runner.wait_done(10) and session.optimizer.begin()
             wait_for(session, lambda: session.optimizer.step is not None, timeout=60)
             name = "soccer_ball" if session.base_scene.name == "school_bus" else "school_bus"
-            assert session.loader.open_bundled_scene(name)
+            assert session.loader.open_named_scene(name)
             wait_for(session, lambda: session.base_scene.name == name, timeout=60)
             assert not session.searching
             start = session.pose

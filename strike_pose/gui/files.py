@@ -12,10 +12,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strike_pose.assets.mesh import MESH_SUFFIXES
+
 # what each "Open ..." button looks for
 FILE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "scene": ("Scene files", (".toml",)),
-    "mesh": ("Meshes", (".obj", ".gltf", ".glb", ".ply", ".stl", ".off")),
+    "mesh": ("Meshes", MESH_SUFFIXES),
     "background": ("Images", (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")),
 }
 NATIVE_DIALOG_PROGRAMS = ("zenity", "kdialog", "matedialog", "qarma")
@@ -57,7 +59,7 @@ def list_folder(folder: Path, suffixes: tuple[str, ...], show_hidden: bool = Fal
             continue
         if is_dir:
             dirs.append(Entry(child.name + "/", child, True))
-        elif child.suffix.lower() in suffixes:
+        elif child.name.lower().endswith(suffixes):  # also the double ones, .egg.pz
             files.append(Entry(child.name, child, False))
     key = lambda e: e.name.lower()  # noqa: E731
     return sorted(dirs, key=key) + sorted(files, key=key)

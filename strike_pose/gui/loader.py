@@ -41,7 +41,7 @@ class Loader:
             raise ValueError(f"unknown kind {kind!r}")
         return self._load(kind, path, loaders[kind])
 
-    def open_bundled_scene(self, name: str) -> bool:
+    def open_named_scene(self, name: str) -> bool:
         from strike_pose.scene import load_scene
 
         return self._load("scene", name, lambda: load_scene(name))

@@ -42,6 +42,7 @@ class PanelState:
     native_dialog: tuple[str, Any] | None = None  # (kind, portable_file_dialogs.open_file)
     start_folder: Path = field(default_factory=Path.cwd)
     models: list[str] | None = None
+    scenes: tuple[float, list[str]] = (0.0, [])  # (when listed, the bundled scenes then the fetched objects)
 
 
 def draw(session: Session, state: PanelState, layout: Layout) -> None:
@@ -284,18 +285,32 @@ def _captures(session: Session) -> None:
         imgui.end_list_box()
 
 
+def _scene_names(state: PanelState) -> list[str]:
+    """The bundled scenes and the fetched objects, listed again every few seconds (a fetch in another
+    terminal shows up without a restart)."""
+    import time
+
+    from strike_pose.scene import available_scenes
+
+    listed, names = state.scenes
+    if time.monotonic() - listed > 3.0:
+        names = available_scenes()
+        state.scenes = (time.monotonic(), names)
+    return names
+
+
 def _scene(session: Session, state: PanelState) -> None:
     scene = session.base_scene
     imgui.text(f"scene {scene.name}: {scene.mesh.triangle_count} triangles")
     imgui.text(f"true class: {label_of(scene.true_class)}")
-    from strike_pose.scene import bundled_scenes
-
-    names = bundled_scenes()
+    names = _scene_names(state)
     if names:
         index = names.index(scene.name) if scene.name in names else -1
-        changed, index = imgui.combo("bundled", index, names)
+        changed, index = imgui.combo("scene##pick", index, names)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("the bundled scenes, then the objects fetched with strike-pose objects fetch")
         if changed and index >= 0:
-            session.loader.open_bundled_scene(names[index])
+            session.loader.open_named_scene(names[index])
     for kind, label in (("scene", "Open scene..."), ("mesh", "Open mesh..."), ("background", "Open background...")):
         if imgui.button(label):
             _open_dialog(session, state, kind)

