@@ -384,9 +384,10 @@ def cmd_objects(args: argparse.Namespace) -> int:
                 print(f"{row['name']:<22} {row['scene']}")
         return 0
     if args.action == "check":
-        names = args.names or objects.fetched_objects()
-        if args.all:
-            names = [o.name for o in objects.resolve_names([], True)]
+        if args.names or args.all:  # unknown names are refused as fetch refuses them
+            names = [o.name for o in objects.resolve_names(args.names, args.all)]
+        else:
+            names = objects.fetched_objects()
         if not names:
             raise StrikePoseError("no objects are fetched yet; run strike-pose objects fetch NAME... (or --all)")
         rows = objects.check(names, model=args.model or "efficientnet_lite0")

@@ -347,3 +347,14 @@ def test_join_parts_keeps_each_colour_and_tiles_a_repeated_texture(tmp_path):
     assert (_colour_at(tm, uv[5]) == (250, 0, 0)).all()
     assert (_colour_at(tm, uv[8]) == (0, 0, 250)).all() and (_colour_at(tm, uv[11]) == (250, 250, 0)).all()
     assert (_colour_at(tm, (uv[0] + uv[2]) / 2) == (10, 200, 30)).all()
+
+
+@pytest.mark.parametrize("name, content", [("junk.egg", "<Group> x { <Polygon> { oops"), ("junk.bam", "not a bam")])
+def test_a_broken_panda3d_file_is_one_line_on_the_command_line(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    done = subprocess.run([sys.executable, "-m", "strike_pose", "render", "--mesh", str(path), "--out",
+                           str(tmp_path / "x.png")], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "could not be read by Panda3D (" in done.stderr  # Panda3D's own lines kept
+    assert not (tmp_path / "x.png").exists()

@@ -139,9 +139,23 @@ def read_panda(path: Path) -> list[Part]:
     core.loadPrcFileData("strike-pose", "window-type none\naudio-library-name null\nnotify-level error\n"
                          "model-cache-dir\n")
     options = core.LoaderOptions(core.LoaderOptions.LF_no_cache | core.LoaderOptions.LF_report_errors)
-    node = core.Loader.getGlobalPtr().loadSync(core.Filename.fromOsSpecific(str(path.resolve())), options)
+    said = core.StringStream()  # Panda3D's own messages, kept for ours rather than printed
+    notify = core.Notify.ptr()
+    original = notify.getOstreamPtr()
+    notify.setOstreamPtr(said, False)
+    try:
+        node = core.Loader.getGlobalPtr().loadSync(core.Filename.fromOsSpecific(str(path.resolve())), options)
+    finally:
+        notify.setOstreamPtr(original, False)
     if node is None:
-        raise StrikePoseError(f"mesh {path} could not be read by Panda3D; check it is an EGG or BAM file")
+        lines = [line.strip() for line in bytes(said.getData()).decode("utf-8", "replace").splitlines() if line.strip()]
+        at = next((i for i, line in enumerate(lines) if "error" in line.lower() and "Couldn't load" not in line), None)
+        reason = "" if at is None else lines[at].split("(error): ", 1)[-1]
+        if reason.endswith(":"):  # the EGG parser: where, the line and a caret, then what
+            reason += " " + next((line for line in lines[at + 1:] if line[:1].islower()), "")
+        reason = reason.replace(str(path.resolve()), path.name)
+        raise StrikePoseError(f"mesh {path} could not be read by Panda3D ({reason or 'no reason given'}); check it is "
+                              "an EGG or BAM file (or export it again)")
     root = core.NodePath(node)
     parts = []
     for geom_path in root.findAllMatches("**/+GeomNode"):

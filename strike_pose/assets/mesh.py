@@ -582,7 +582,11 @@ def _gltf_document(path: Path, suffix: str) -> dict | None:
             else:
                 text = handle.read()
         document = json.loads(text.decode("utf-8-sig"))
-    except (OSError, ValueError, RecursionError, MemoryError):
+    except ValueError as exc:  # not UTF-8, or not JSON: trimesh would blame a missing file
+        where = "its JSON chunk" if suffix == ".glb" else "it"
+        raise StrikePoseError(f"mesh {path} is not a readable glTF: {where} is not JSON text ({exc}); check that it is "
+                              "a glTF 2.0 file (or export it again)") from None
+    except (OSError, RecursionError, MemoryError):
         return None
     return document if isinstance(document, dict) else None
 
