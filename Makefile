@@ -10,7 +10,7 @@ GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test bench bench-search soak screenshots experiment cluster system-gl system-gui system-browser venv clean
+.PHONY: run test bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
@@ -30,6 +30,9 @@ screenshots: system-gl system-gui venv
 
 bench-search: system-gl venv
 	$(PY) -m benchmarks.search_effectiveness
+
+bench-objects: venv          # downloads the catalogue's packages (about 1 GB) into a temporary cache
+	$(PY) -m benchmarks.objects_fetch
 
 # Long runs in one process: 10,000 frames, 1,000 search steps, renderers and threads created and ended;
 # memory, threads and GL objects must stay flat (exit status 1 if not). Not part of `make test`.
