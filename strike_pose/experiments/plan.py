@@ -54,18 +54,10 @@ def landscape_poses(experiment: Experiment, study: Study, scene_name: str) -> np
     from strike_pose.search.region import Region
 
     scene = load_scene(scene_name)
-    if study.grid_axes is not None:
-        n = study.grid_steps
-        a, b = study.grid_axes
-        values = np.linspace(-180, 180, n, endpoint=False)
-        second = values if b != "pitch" else np.linspace(-90, 90, n)
-        first = values if a != "pitch" else np.linspace(-90, 90, n)
-        poses = np.zeros((n * n, 6))
-        poses[:, 5] = scene.pose.z
-        aa, bb = np.meshgrid(first, second, indexing="ij")
-        poses[:, POSE_AXES.index(a)] = aa.reshape(-1)
-        poses[:, POSE_AXES.index(b)] = bb.reshape(-1)
-        return poses
+    if study.grid_axes is not None:  # the pose map's grid: the centres of steps x steps equal cells
+        from strike_pose.posemap import grid_poses
+
+        return grid_poses((0, 0, 0, 0, 0, scene.pose.z), study.grid_axes, (study.grid_steps, study.grid_steps))
     region = Region(start=np.array(scene.pose.as_tuple()), fov_y=scene.camera.fov_y, z_near=study.z[1],
                     z_far=study.z[0], margin=1.0)
     return region.sample(np.random.default_rng(seed_for(experiment.seed, study.name, scene_name)), study.poses)
