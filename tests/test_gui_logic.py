@@ -28,7 +28,7 @@ from strike_pose.scene import Pose
 
 
 def no_session_threads() -> bool:
-    names = {"live-analysis", "pose-search"}
+    names = {"live-analysis", "pose-search", "strike-pose-map"}
     return not any(t.name in names or t.name.startswith("loader") for t in threading.enumerate())
 
 
@@ -576,7 +576,10 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
                       lambda: session.set_view(model_view=True),
                       lambda: setattr(session.optimizer.settings, "target", 3),
                       lambda: session.capture(),
-                      lambda: setattr(state, "browser", FileBrowser("mesh", tmp_path))):
+                      lambda: setattr(state, "browser", FileBrowser("mesh", tmp_path)),
+                      lambda: session.set_map(open=True, resolution=30),
+                      lambda: (wait_for(session, lambda: session.map_view.snapshot()[1] is not None),
+                               setattr(state, "map_texture", (1, 24, 12)))):
             setup()
             wait_for(session, lambda: session.prediction is not None)
             for size in ((1360, 820), (900, 600)):  # roomy and compact panels
@@ -588,6 +591,59 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
                 assert imgui.get_draw_data().total_vtx_count > 0
     finally:
         imgui.destroy_context(context)
+
+
+# --------------------------------------------------------------------------------------- the map
+
+def test_the_map_starts_again_when_what_it_holds_changes_and_not_when_the_cursor_moves(session):
+    session.set_map(open=True, resolution=30)
+    wait_for(session, lambda: session.map_view.snapshot()[1] is not None)
+    version, first, _ = session.map_view.snapshot()
+    assert first.spec.pose == session.pose.as_tuple()
+    session.key_press("RIGHT", now=0.0)  # yaw: along the map, only the cursor moves
+    session.key_release("RIGHT")
+    session.update()
+    assert session.map_view._job.pose[3:] == first.spec.pose[3:] and session.map_view._generation == 1
+    session.key_press("Q", now=0.0)  # roll: held by a yaw x pitch map, so it starts again
+    session.key_release("Q")
+    session.update()
+    assert session.map_view._generation == 2
+    _, pose_map, _ = session.map_view.snapshot()
+    assert pose_map is None  # the stale map is dropped at once
+    wait_for(session, lambda: session.map_view.snapshot()[1] is not None)
+    assert session.map_view.snapshot()[1].spec.pose[2] == session.pose.roll != first.spec.pose[2]
+
+
+def test_the_visualizers_map_equals_the_headless_one(session, bus, classifier):
+    from strike_pose.posemap import MapSpec, compute_map
+
+    session.set_map(open=True, resolution=30)
+    wait_for(session, lambda: (m := session.map_view.snapshot()[1]) is not None and m.complete, timeout=120)
+    shown = session.map_view.snapshot()[1]
+    headless = compute_map(session.scene, classifier, MapSpec(axes=("yaw", "pitch"), pose=session.pose.as_tuple(),
+                                                              resolution=30))
+    assert (shown.top1 == headless.top1).all()
+    # batches of 8 against 64 poses: a tile's place in the framebuffer moves a few edge pixels (test_render)
+    np.testing.assert_allclose(shown.true_prob, headless.true_prob, atol=5e-3)
+
+
+def test_a_click_on_the_map_glides_the_object_there(session):
+    from strike_pose.rotations import rotation_angle
+
+    target = Pose(-75, -15, 0, 0, 0, -8)
+    session.glide_to(target, "a cell")
+    path = [np.array(session.pose.as_tuple())]
+    for _ in range(200):
+        session.update()
+        path.append(np.array(session.pose.as_tuple()))
+        if not session.gliding:
+            break
+    assert not session.gliding and session.pose == target and session.status == "at a cell"
+    steps = [rotation_angle(a, b) for a, b in zip(path, path[1:])]
+    assert max(steps) <= 2.0 + 1e-6 and len([s for s in steps if s > 0]) >= 50  # 105 degrees in 2-degree steps
+    session.glide_to(Pose(0, 0, 0, 0, 0, -8))
+    session.move("yaw_left")  # the user takes over: the glide stops
+    assert not session.gliding
 
 
 # ----------------------------------------------------------------------------------- the commands

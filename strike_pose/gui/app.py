@@ -137,7 +137,8 @@ def window_class():
                 self.session.close()  # no worker thread may outlive a window that failed to open
                 super().close()
                 raise
-            self.view_texture = self.heat_texture = None
+            self.view_texture = self.heat_texture = self.map_texture = None
+            self._shown_map = None  # (the map's version, the pose its cursor shows)
             self._shown_frame_id = None
             self._shown_layer = None
             self.layout = None
@@ -169,6 +170,7 @@ def window_class():
             scale = self.get_framebuffer_size()[0] / max(width, 1)  # a HiDPI screen has more pixels than points
             session.set_display_size(layout.view.width * scale)
             self._upload_view()
+            self._upload_map()
             self.ctx.screen.use()
             self.ctx.viewport = (0, 0, *self.get_framebuffer_size())
             self.ctx.clear(*BACKGROUND_RGB)
@@ -205,6 +207,20 @@ def window_class():
             if layer is not None and layer is not self._shown_layer:
                 self.heat_texture = self._upload(self.heat_texture, layer, moderngl.LINEAR)
             self._shown_layer = layer
+
+        def _upload_map(self):
+            """Upload the pose map when a newer one is computed or the cursor (the pose) moved."""
+            session = self.session
+            if not session.map_open:
+                return
+            version, pose_map, _ = session.map_view.snapshot()
+            shown = (version, session.pose)
+            if pose_map is None or shown == self._shown_map:
+                return
+            self._shown_map = shown
+            image = pose_map.to_image(scale=2, cursor=session.pose.as_tuple())
+            self.map_texture = self._upload(self.map_texture, image, moderngl.NEAREST)
+            self.panel_state.map_texture = (self.map_texture.glo, image.shape[1], image.shape[0])
 
         def _upload(self, texture, image: np.ndarray, sampling: int):
             """Write an (H, W, C) uint8 image into `texture`, remade when its size or channels change.
@@ -292,7 +308,7 @@ def window_class():
                 self.switch_to()
                 self.imgui_renderer.shutdown()
                 imgui.destroy_context()
-                for texture in (self.view_texture, self.heat_texture):
+                for texture in (self.view_texture, self.heat_texture, self.map_texture):
                     if texture is not None:
                         texture.release()
                 self.renderer.release()

@@ -39,7 +39,7 @@ KEY_ACTIONS: dict[str, str] = {
     "Q": "roll_left", "E": "roll_right", "A": "move_left", "D": "move_right",
     "W": "move_up", "S": "move_down", "R": "nearer", "F": "farther",
     "BACKSPACE": "reset_pose", "O": "optimize", "C": "capture", "L": "toggle_live",
-    "H": "toggle_help", "G": "toggle_gradcam", "M": "toggle_model_view",
+    "H": "toggle_help", "G": "toggle_gradcam", "M": "toggle_model_view", "P": "toggle_map", "N": "centre_map",
 }
 CTRL_KEY_ACTIONS: dict[str, str] = {"Q": "quit"}
 
@@ -58,6 +58,8 @@ HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("L", "live classification on / off"),
     ("G", "Grad-CAM heatmap of the top-1 class"),
     ("M", "show what the model sees (its input, pixel for pixel) / smooth"),
+    ("P", "the pose map on / off (click a cell: the object glides there)"),
+    ("N", "compute the map again around the current pose"),
     ("H", "this help on / off"),
     ("Left drag", "rotate (arcball)"),
     ("Right drag", "move in x / y"),

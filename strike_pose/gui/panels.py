@@ -43,6 +43,7 @@ class PanelState:
     start_folder: Path = field(default_factory=Path.cwd)
     models: list[str] | None = None
     scenes: tuple[float, list[str]] = (0.0, [])  # (when listed, the bundled scenes then the fetched objects)
+    map_texture: tuple[int, int, int] | None = None  # the window's texture of the pose map: (GL name, width, height)
 
 
 def draw(session: Session, state: PanelState, layout: Layout) -> None:
@@ -73,6 +74,12 @@ def _side_panel(session: Session, state: PanelState, layout: Layout) -> None:
         _captures(session)
     if _header("Scene and model", False):
         _scene(session, state)
+    imgui.set_next_item_open(session.map_open, imgui.Cond_.always)  # P opens and closes it too
+    opened = imgui.collapsing_header("Pose map (P)")
+    if opened != session.map_open:
+        session.set_map(open=opened)
+    if opened:
+        _pose_map(session, state)
     imgui.end()
 
 
@@ -283,6 +290,62 @@ def _captures(session: Session) -> None:
             if imgui.selectable(text, False)[0]:
                 session.return_to(shot)
         imgui.end_list_box()
+
+
+def _pose_map(session: Session, state: PanelState) -> None:
+    """The classifier's verdict over two pose axes around the pose (strike_pose.posemap): hover shows a
+    cell, a click glides the object there."""
+    from strike_pose.posemap import AXIS_PAIRS
+
+    names = [" x ".join(pair) for pair in AXIS_PAIRS]
+    index = AXIS_PAIRS.index(tuple(session.map_axes))
+    changed, index = imgui.combo("axes##map", index, names)
+    if changed:
+        session.set_map(axes=AXIS_PAIRS[index])
+    _, pose_map, error = session.map_view.snapshot()
+    if error is not None:
+        imgui.text_colored(RED, f"the map stopped: {error}")
+        return
+    if pose_map is None or state.map_texture is None:
+        imgui.text_colored(GREY, "computing the coarse map..." if not session.searching else
+                           "paused while Optimize runs")
+        return
+    texture, w, h = state.map_texture
+    width = imgui.get_content_region_avail().x
+    height = width * h / max(w, 1)
+    imgui.image(imgui.ImTextureRef(texture), (width, height))
+    if imgui.is_item_hovered():
+        low, mouse = imgui.get_item_rect_min(), imgui.get_mouse_pos()
+        fx, fy = (mouse.x - low.x) / max(width, 1), 1.0 - (mouse.y - low.y) / max(height, 1)
+        (a_lo, a_hi), (b_lo, b_hi) = pose_map.ranges()
+        cell = pose_map.cell_at(a_lo + fx * (a_hi - a_lo), b_lo + fy * (b_hi - b_lo))
+        info = pose_map.cell_info(cell) if cell is not None else None
+        if info is not None:
+            a, b = pose_map.axes
+            k = pose_map.spec.levels[info["level"]]  # the cell that was classified: its centre is where to go
+            pose = pose_map.pose_of((info["level"], cell[0] // k, cell[1] // k))
+            from strike_pose.rotations import POSE_AXES
+
+            imgui.set_tooltip(f"{a} {pose[POSE_AXES.index(a)]:.1f}, {b} {pose[POSE_AXES.index(b)]:.1f}\n"
+                              f"top-1 {label_of(info['top1'])} {info['top1_prob']:.2f}\n"
+                              f"p({label_of(pose_map.true_class)}) {info['true_prob']:.2f}\nclick: glide there")
+            if imgui.is_item_clicked():
+                session.glide_to(pose, f"the map's cell at {a} {pose[POSE_AXES.index(a)]:.1f}, "
+                                       f"{b} {pose[POSE_AXES.index(b)]:.1f}")
+    share = pose_map.misclassified_share()
+    nearest = pose_map.nearest_fooling(session.pose.as_tuple())
+    imgui.text(f"misclassified: {share:.0%} of the map" + ("" if pose_map.complete else " (so far)"))
+    if nearest is not None:
+        imgui.text_colored(RED, f"nearest fooling cell: {nearest.distance:.1f} away ({nearest.label})")
+    else:
+        imgui.text_colored(GREEN, "no fooling cell on the map" + ("" if pose_map.complete else " yet"))
+    for entry in pose_map.legend(5):
+        imgui.color_button(f"##legend{entry.index}", (*[c / 255 for c in entry.colour], 1.0),
+                           imgui.ColorEditFlags_.no_tooltip, (12, 12))
+        imgui.same_line()
+        imgui.text(f"{entry.label} {entry.share:.0%}")
+    done = int(pose_map.computed.mean() * 100)
+    imgui.text_colored(GREY, "done" if pose_map.complete else f"refining... ({done}% of the cells computed)")
 
 
 def _scene_names(state: PanelState) -> list[str]:

@@ -27,6 +27,7 @@ from strike_pose.gui.arcball import ArcballDrag
 from strike_pose.gui.capture import Shot, take_shot
 from strike_pose.gui.live import LiveAnalysis, Prediction
 from strike_pose.gui.loader import Loader
+from strike_pose.gui.mapview import MapView
 from strike_pose.gui.optimizer import Optimizer
 from strike_pose.gui.workers import RateMeter
 from strike_pose.models.labels import label_of, resolve_class
@@ -38,6 +39,7 @@ DISPLAY_SETTLE = 0.12  # seconds the pose rests before the smooth display is ren
 #                        model's own frame is shown, filtered: a frame at the display's size would
 #                        halve the window's rate on a CPU)
 DEFAULT_SPECULAR = 0.5
+GLIDE_DEGREES = 2.0  # a click on the map moves the object by at most this much a frame, as Optimize's walker does
 TOGGLES = {  # key action -> (the view setting it flips, what the status line says when it turns on, off)
     "toggle_live": ("live", "live classification on", "live classification off"),
     "toggle_help": ("help", None, None),
@@ -108,6 +110,12 @@ class Session:
         self.live = LiveAnalysis(clock)
         self.optimizer = Optimizer(self, search_function, clock)
         self.loader = Loader(self)
+        self.map_view = MapView()
+        self.map_open = False  # the panel is open: the map is computed
+        self.map_axes: tuple[str, str] = ("yaw", "pitch")
+        self.map_resolution = 2.5
+        self._glide_target: np.ndarray | None = None  # where a click on the map sends the object
+        self._glide_why = ""
 
     # ------------------------------------------------------------------------------------ status
 
@@ -168,8 +176,9 @@ class Session:
     # ---------------------------------------------------------------------------------- the pose
 
     def set_pose(self, pose: Pose, clamp: bool = True) -> None:
-        """A pose chosen by the user (keys, mouse, sliders); a running search stops."""
+        """A pose chosen by the user (keys, mouse, sliders); a running search and a glide stop."""
         self.optimizer.stop_for_user_change()
+        self._glide_target = None
         if clamp:
             pose = controls.clamp_pose(pose, self.scene.camera.fov_y)
         if pose != self.pose:
@@ -218,6 +227,7 @@ class Session:
                 self.say(said_on if value else said_off)
         else:
             {"reset_pose": self.reset_pose, "optimize": self.optimizer.toggle, "capture": self.capture,
+             "toggle_map": lambda: self.set_map(open=not self.map_open), "centre_map": self.centre_map,
              "quit": lambda: setattr(self, "quit_requested", True)}[action]()
         return action
 
@@ -325,6 +335,9 @@ class Session:
         now = self.clock() if now is None else now
         self.loader.update()
         self.optimizer.update()
+        self._glide_step()
+        if self.map_open and not self.searching and not self.gliding:  # cheap when nothing the map holds changed
+            self.map_view.request(self.scene, self.classifier, self.pose.as_tuple(), self.map_axes, self.map_resolution)
         if not self.searching:
             for action, fine in self.repeater.due(now):
                 self.move(action, fine)
@@ -402,6 +415,55 @@ class Session:
             return overlay_heatmap(self.frame, self.prediction.heatmap)
         return self.frame
 
+    # -------------------------------------------------------------------------------------- map
+
+    def set_map(self, open: bool | None = None, axes: tuple[str, str] | None = None,
+                resolution: float | None = None) -> None:
+        if open is not None:
+            self.map_open = open
+            if not open:
+                self.map_view.stop()
+        if axes is not None:
+            self.map_axes = tuple(axes)
+        if resolution is not None:
+            self.map_resolution = float(resolution)
+
+    def centre_map(self) -> None:
+        """Compute the map again from the current pose outwards (the cells nearest it first)."""
+        self.map_open = True
+        self.map_view.request(self.scene, self.classifier, self.pose.as_tuple(), self.map_axes, self.map_resolution,
+                              restart=True)
+        self.say("the map is computed again around this pose")
+
+    def glide_to(self, pose, why: str = "") -> None:
+        """Move the object to `pose` along a path, GLIDE_DEGREES a frame (never a jump of the view)."""
+        self.optimizer.stop_for_user_change()
+        target = controls.clamp_pose(Pose.of(pose), self.scene.camera.fov_y)
+        self._glide_target = np.array(target.as_tuple())
+        self._glide_why = why or "the chosen pose"
+        self.say(f"gliding to {self._glide_why}")
+
+    def _glide_step(self) -> None:
+        if self._glide_target is None:
+            return
+        from strike_pose.search.region import Region
+
+        here = np.array(self.pose.as_tuple())
+        region = Region(start=here, fov_y=self.scene.camera.fov_y)
+        nxt = region.step_towards(here, self._glide_target, GLIDE_DEGREES)
+        arrived = np.allclose(nxt, self._glide_target, atol=1e-6)
+        pose = Pose.of(self._glide_target if arrived else nxt)
+        if pose != self.pose:
+            self.pose = pose
+            self._frame_dirty = True
+        if arrived:
+            self._glide_target = None
+            self.say(f"at {self._glide_why}")
+
+    @property
+    def gliding(self) -> bool:
+        return self._glide_target is not None
+
     # ------------------------------------------------------------------------------------- close
 
     def close(self, timeout: float = 10.0) -> list[str]:
@@ -411,6 +473,8 @@ class Session:
             left.append("pose-search")
         if not self.live.close(timeout):
             left.append("live-analysis")
+        if not self.map_view.close(timeout):
+            left.append("pose-map")
         self.loader.close()
         return left
 
