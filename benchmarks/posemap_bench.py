@@ -48,18 +48,18 @@ def main() -> None:
     from strike_pose.posemap import PoseMap
 
     empty = PoseMap(spec, scene.true_class, scene.camera.fov_y)
-    level_ends = np.cumsum([np.prod(empty.level_shape(k)) for k in range(spec.full_levels)])
-    marks: dict[int, tuple[float, int]] = {}
+    marks: dict[int, tuple[float, int]] = {}  # level -> (seconds, poses) when it was finished
+    last = [int(np.prod(empty.level_shape(0)))]
     start = time.perf_counter()
 
     def progress(computed: int, planned: int) -> None:
-        for level, end in enumerate(level_ends):
-            if level not in marks and computed >= end:
-                marks[level] = (time.perf_counter() - start, computed)
+        if planned > last[0]:  # the batch finished a level and the next one was planned
+            marks[len(marks)] = (time.perf_counter() - start, computed)
+            last[0] = planned
 
     result = compute_map(scene, clf, spec, renderer=renderer, batch=args.batch, progress=progress)
     total = time.perf_counter() - start
-    marks[len(spec.levels) - 1] = (total, len(result.records))
+    marks[len(marks)] = (total, len(result.records))  # the last level with cells to compute
 
     print(f"pose map of {args.scene} at {','.join(f'{v:g}' for v in spec.pose)}, {args.axes}, levels "
           f"{', '.join(f'{spec.level_degrees(k):g}' for k in range(len(spec.levels)))} deg "
