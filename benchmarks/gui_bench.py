@@ -2,8 +2,9 @@
 
 The real window runs on its own virtual display while a script turns the object a little every frame
 (so every frame is new and the classifier never idles). Scenarios: live classification off (the UI
-alone), live classification on, live classification + Grad-CAM, and Optimize running (a targeted grad
-search that keeps going; the object moves every step). Reports the UI frame rate (the window is
+alone), live classification on, live classification + Grad-CAM, and the pose map computing beside live
+classification (the object turns along the map's yaw axis, so the map keeps going), and Optimize
+running (a targeted grad search that keeps going; the object moves every step). Reports the UI frame rate (the window is
 capped at 60 fps), the slowest frames, the model's own rate, the frame-to-prediction latency (from
 the frame being rendered to its probabilities being ready; the UI shows them at its next frame), and
 the search's steps per second. The machines these run on are shared: compare rows of one run.
@@ -24,9 +25,11 @@ from dataclasses import replace
 
 SCENARIOS = (("UI only (live off)", {"live": False, "gradcam": False}),
              ("live classification", {"live": True, "gradcam": False}),
+             ("live + pose map computing", {"live": True, "gradcam": False, "map": True}),
+             ("pose map, the object at rest", {"live": True, "gradcam": False, "map": True, "rest": True}),
              ("live + Grad-CAM", {"live": True, "gradcam": True}),
              ("Optimize running (grad)", {"live": True, "gradcam": False}))
-OPTIMIZE = 3  # the scenario index: the search moves the object; a hard target keeps it searching
+OPTIMIZE = 5  # the scenario index: the search moves the object; a hard target keeps it searching
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -40,6 +43,7 @@ class BenchScript:
     def __init__(self, seconds: float, warmup: float = 4.0):
         self.seconds, self.warmup = seconds, warmup
         self.results: list[dict] = []
+        self.session = None
         self.scenario = -1
         self.started = time.perf_counter()
         self._reset(self.started)
@@ -52,6 +56,22 @@ class BenchScript:
         self.search_steps = 0
         self.last_step = None
         self.last_prediction = session.prediction if session is not None else None
+        self.map_cells_at_start = self._map_cells(session)
+        self.map_levels: dict[int, float] = {}  # map level -> seconds until every cell had it
+
+    @staticmethod
+    def _map_cells(session) -> int:
+        if session is None:
+            return 0
+        _, pose_map, _ = session.map_view.snapshot()
+        return 0 if pose_map is None else len(pose_map.records)
+
+    @staticmethod
+    def _apply(session, settings: dict) -> None:
+        settings = dict(settings)
+        settings.pop("rest", None)
+        session.set_map(open=settings.pop("map", False))
+        session.set_view(**settings)
 
     def _finish(self, now: float, name: str) -> None:
         span = self.frames[-1] - self.frames[0] if len(self.frames) > 1 else float("nan")
@@ -65,19 +85,30 @@ class BenchScript:
             "latency_median_ms": statistics.median(self.latencies) * 1000 if self.latencies else float("nan"),
             "latency_p95_ms": percentile(self.latencies, 0.95) * 1000 if self.latencies else float("nan"),
             "search_steps_per_s": self.search_steps / span,
+            "map_cells_per_s": (self._map_cells(self.session) - self.map_cells_at_start) / span,
+            "map_coarse_s": self.map_levels.get(0, float("nan")),
+            "map_10deg_s": self.map_levels.get(1, float("nan")),
         })
 
     def __call__(self, window, now: float) -> None:
-        session = window.session
+        session = self.session = window.session
         if self.scenario == -1:  # warm-up: the model's first passes are slow
             if now - self.started > self.warmup and session.prediction is not None:
                 self.scenario = 0
-                session.set_view(help=False, **SCENARIOS[0][1])
+                session.set_view(help=False)
+                self._apply(session, SCENARIOS[0][1])
                 self._reset(now, session)
             return
-        name, _ = SCENARIOS[self.scenario]
+        name, settings = SCENARIOS[self.scenario]
         self.frames.append(now)
-        if self.scenario == OPTIMIZE:
+        if settings.get("map"):
+            _, pose_map, _ = session.map_view.snapshot()
+            for level in (0, 1):
+                if pose_map is not None and level not in self.map_levels and (pose_map.level >= level).all():
+                    self.map_levels[level] = now - self.since
+        if settings.get("rest"):
+            pass  # the map has the model whenever live classification has nothing new
+        elif self.scenario == OPTIMIZE:
             if session.optimizer.step is not self.last_step:
                 self.search_steps += 1
                 self.last_step = session.optimizer.step
@@ -89,14 +120,14 @@ class BenchScript:
             self.predictions += 1
             self.latencies.append(prediction.latency)
         self.last_prediction = prediction
-        if now - self.since >= self.seconds:
+        if now - self.since >= self.seconds * (3 if settings.get("rest") else 1):
             self._finish(now, name)
             self.scenario += 1
             if self.scenario == len(SCENARIOS):
                 session.optimizer.stop()
                 session.quit_requested = True
                 return
-            session.set_view(**SCENARIOS[self.scenario][1])
+            self._apply(session, SCENARIOS[self.scenario][1])
             self._reset(now, session)
             if self.scenario == OPTIMIZE:
                 session.optimizer.settings.target = 1  # goldfish: far from a bus, so the search keeps going
@@ -127,15 +158,19 @@ def markdown(info: dict, args: argparse.Namespace) -> str:
              f"{platform.processor() or platform.machine()}, window 1360x820 on Xvfb, UI capped at 60 fps",
              "",
              "| scenario | UI fps | p95 frame (ms) | slowest frame (ms) | live predictions/s | latency median (ms) "
-             "| latency p95 (ms) | search steps/s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| latency p95 (ms) | search steps/s | map cells/s | coarse map (s) | 10-degree map (s) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in info["results"]:
         def ms(value: float) -> str:
             return "-" if value != value else f"{value:.0f}"  # NaN: nothing measured
 
+        def seconds(value: float) -> str:
+            return "-" if value != value else f"{value:.1f}"
+
         lines.append(f"| {r['scenario']} | {r['ui_fps']:.1f} | {r['p95_frame_ms']:.0f} | {r['slowest_frame_ms']:.0f} | "
                      f"{r['model_per_s']:.1f} | {ms(r['latency_median_ms'])} | {ms(r['latency_p95_ms'])} | "
-                     f"{r['search_steps_per_s']:.1f} |")
+                     f"{r['search_steps_per_s']:.1f} | {r['map_cells_per_s']:.1f} | {seconds(r['map_coarse_s'])} "
+                     f"| {seconds(r['map_10deg_s'])} |")
     return "\n".join(lines)
 
 

@@ -6,24 +6,26 @@ context (the per-thread renderer) and renders each batch of cells as tiles of on
 one readback.
 
 Sharing the model with live classification: the map classifies with one torch thread, a few poses
-at a time, and after each batch rests as long as the batch took, so it holds the model at most half
-the time and the live view keeps at least about half its rate (benchmarks/posemap_bench.py measures
-both).
+at a time, and after each batch, when the live view has a frame waiting or in work, waits for it (at
+most as long as the batch took). So while the object moves, the map holds the model at most half the
+time and the live view keeps at least about half its rate; while it rests, the map has the model to
+itself. The thread also runs at a lower priority (niceness 10), so the UI keeps its frame rate
+(benchmarks/gui_bench.py measures both).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from strike_pose.rotations import POSE_AXES
 
 BATCH = 8  # poses per batch: a stale map is dropped within one batch
-REST = 1.0  # rest after each batch, in units of the batch's own time
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class MapJob:
 class MapView:
     """The newest map of the current scene, model and pose; `request` once a frame is cheap."""
 
-    def __init__(self) -> None:
+    def __init__(self, yield_to: Callable[[float], Any] | None = None) -> None:
+        """`yield_to(seconds)`: after each batch, wait at most that long for the live view's waiting work."""
+        self._yield_to = yield_to
         self._lock = threading.Condition()
         self._job: MapJob | None = None  # the map wanted
         self._todo = False  # whether the thread has it still to compute
@@ -100,6 +104,7 @@ class MapView:
     def _run(self) -> None:
         import torch
 
+        _lower_priority()  # before the renderer: the GL driver's own threads inherit it
         torch.set_num_threads(1)  # per thread: live analysis keeps its own
         from strike_pose.posemap import MapBuilder, MapSpec
         from strike_pose.render import default_renderer
@@ -134,8 +139,8 @@ class MapView:
                             break
                         self._map = builder.result()
                         self._version += 1
-                        # rest, or until a newer job comes
-                        self._lock.wait_for(lambda: generation != self._generation or self._closing, REST * spent)
+                    if self._yield_to is not None:
+                        self._yield_to(spent)
                 with self._lock:
                     if generation == self._generation:
                         self._todo = False  # done: wait for the next change
@@ -148,3 +153,12 @@ class MapView:
     def _stale(self, generation: int) -> bool:
         with self._lock:
             return generation != self._generation or self._closing
+
+
+def _lower_priority(niceness: int = 10) -> None:
+    """This thread (on Linux a thread has its own niceness, which the threads it starts inherit) gives
+    way to the UI and live classification: the map takes the CPU they leave."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the map runs at the same priority
+        pass
