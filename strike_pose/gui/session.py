@@ -110,7 +110,7 @@ class Session:
         self.live = LiveAnalysis(clock)
         self.optimizer = Optimizer(self, search_function, clock)
         self.loader = Loader(self)
-        self.map_view = MapView()
+        self.map_view = MapView(yield_to=self.live.worker.wait_idle)
         self.map_open = False  # the panel is open: the map is computed
         self.map_axes: tuple[str, str] = ("yaw", "pitch")
         self.map_resolution = 2.5
