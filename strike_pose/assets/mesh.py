@@ -584,8 +584,8 @@ def _gltf_document(path: Path, suffix: str) -> dict | None:
         document = json.loads(text.decode("utf-8-sig"))
     except ValueError as exc:  # not UTF-8, or not JSON: trimesh would blame a missing file
         where = "its JSON chunk" if suffix == ".glb" else "it"
-        raise StrikePoseError(f"mesh {path} is not a readable glTF: {where} is not JSON text ({exc}); check that it is "
-                              "a glTF 2.0 file (or export it again)") from None
+        raise StrikePoseError(f"mesh {path} could not be read: {where} is not JSON text ({exc}); check that it is "
+                              "a valid glTF 2.0 file (or export it again)") from None
     except (OSError, RecursionError, MemoryError):
         return None
     return document if isinstance(document, dict) else None
