@@ -33,9 +33,13 @@ def client_of(registry: str) -> str:
 def client_missing(registry: str) -> str | None:
     """Why `registry`'s client cannot run here, or None when it can."""
     if registry == "pypi":
-        import importlib.util
+        import importlib.metadata
 
-        return None if importlib.util.find_spec("pip") else f"pip is not installed for {sys.executable}"
+        try:  # by its metadata: importlib's find_spec("pip") would turn off setuptools' distutils shim here
+            importlib.metadata.distribution("pip")
+            return None
+        except importlib.metadata.PackageNotFoundError:
+            return f"pip is not installed for {sys.executable}"
     if registry == "debian":
         return None if shutil.which("apt-get") else "apt-get is not on this system (it is a Debian or Ubuntu tool)"
     return f"unknown registry {registry!r}"
