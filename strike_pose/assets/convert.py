@@ -28,12 +28,10 @@ PAD = 4  # pixels of each atlas entry's edge repeated around it, against bleedin
 
 
 def suffix_of(path: str | Path) -> str:
-    """The format suffix of a path, with the double ones (.egg.pz) kept whole, in lower case."""
-    name = Path(path).name.lower()
-    for double in (".egg.pz", ".bam.pz"):
-        if name.endswith(double):
-            return double
-    return Path(name).suffix
+    """The format suffix of a path (.egg.pz kept whole), in lower case: mesh.mesh_suffix, or the plain one."""
+    from strike_pose.assets.mesh import mesh_suffix
+
+    return mesh_suffix(path) or Path(path).suffix.lower()
 
 
 @dataclass

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from strike_pose.assets.convert import CONVERTED_SUFFIXES  # the formats strike_pose.assets.convert reads
 from strike_pose.errors import StrikePoseError, existing_file, shown, warn
 
 MAX_TEXTURE_SIDE = 2048
@@ -58,7 +59,6 @@ MESH_SUFFIXES = tuple(suffix for _, suffixes in MESH_FORMATS for suffix in suffi
 FORMAT_LIST = ", ".join(name if suffixes == (f".{name.lower()}",) else f"{name} ({', '.join(suffixes)})"
                         for name, suffixes in MESH_FORMATS)  # OBJ, glTF 2.0 (.gltf, .glb), PLY, ...
 MESH_HINT = f"give the path of a mesh file: {FORMAT_LIST}"
-CONVERTED_SUFFIXES = (".ac", ".acc", ".ac3d", ".egg", ".egg.pz", ".bam", ".bam.pz")  # by strike_pose.assets.convert
 # suffix -> (the module that reads it, the package that provides that module)
 READERS = {
     ".dae": ("collada", "pycollada"),
@@ -677,9 +677,10 @@ def _read_converted(path: Path, suffix: str):
                               f"valid {_format_of(suffix)} file (or export it again)") from exc
 
 
-def load_mesh_file(path: str | Path, texture: np.ndarray | None = None) -> Mesh:
-    """Load a mesh file of one of MESH_FORMATS: OBJ (with MTL and textures), glTF 2.0/GLB, PLY, STL, OFF and
-    COLLADA through trimesh, AC3D and Panda3D through strike_pose.assets.convert."""
+def read_mesh_file(path: str | Path):
+    """(trimesh.Trimesh, notes of parts left out) of a mesh file of one of MESH_FORMATS: OBJ (with MTL and
+    textures), glTF 2.0/GLB, PLY, STL, OFF and COLLADA through trimesh, AC3D and Panda3D through
+    strike_pose.assets.convert; a StrikePoseError naming the file when it cannot be read."""
     import trimesh
 
     path = existing_file(path, "mesh", MESH_HINT)
@@ -693,8 +694,15 @@ def load_mesh_file(path: str | Path, texture: np.ndarray | None = None) -> Mesh:
         tm, skipped = _read_with_trimesh(path, suffix)
     if not isinstance(tm, trimesh.Trimesh):
         raise StrikePoseError(f"mesh {path} holds no triangles; check that it is a valid {_format_of(suffix)} file")
+    return tm, skipped
+
+
+def load_mesh_file(path: str | Path, texture: np.ndarray | None = None) -> Mesh:
+    """Load a mesh file (see read_mesh_file) as a Mesh; `texture` (prepared) replaces its own."""
+    path = existing_file(path, "mesh", MESH_HINT)
+    tm, skipped = read_mesh_file(path)
     mesh = mesh_from_trimesh(tm, texture=texture, source=f"mesh {path}")
-    files = "the MTL and texture files next to it" if suffix == ".obj" else "the files it names next to it"
+    files = "the MTL and texture files next to it" if mesh_suffix(path) == ".obj" else "the files it names next to it"
     for note in skipped:  # after the checks: a mesh that fails gets one error line, not warnings before it
         warn(f"mesh {path}: part of it could not be read and is left out: {note}; check {files}")
     return mesh

@@ -232,7 +232,7 @@ def fetch(objects: list[CatalogueObject], say: Callable[[str], None] = print, fo
 
     Objects whose registry's client is missing here are not attempted: a StrikePoseError after the
     others names them and says which objects still work."""
-    from strike_pose.assets.registry import client_missing, download
+    from strike_pose.assets.registry import client_missing
 
     _clear_stale_partials()
     rows, blocked = [], []
@@ -319,14 +319,14 @@ def _read_source(obj: CatalogueObject, files: Path):
     import trimesh
     from PIL import Image
 
-    from strike_pose.assets.convert import CONVERTED_SUFFIXES, read_converted, suffix_of
+    from strike_pose.assets.mesh import read_mesh_file
+    from strike_pose.errors import warn
     from strike_pose.rotations import rotation
 
-    path = files / obj.mesh
-    if suffix_of(path) in CONVERTED_SUFFIXES:
-        tm = read_converted(path)
-    else:
-        tm = trimesh.load(str(path), force="mesh", process=False)
+    tm, skipped = read_mesh_file(files / obj.mesh)  # the one reader of mesh files
+    if not obj.texture:  # with its own texture named here, what the file failed to name does not matter
+        for note in skipped:
+            warn(f"{obj.name}: part of {obj.mesh} could not be read and is left out: {note}")
     if obj.texture:
         uv = getattr(tm.visual, "uv", None)
         if uv is None:

@@ -59,8 +59,6 @@ def download(registry: str, package: str, version: str, kind: str, folder: Path)
     else:
         command = ["apt-get", "download", "-q", f"{package}={version}"]
     _run(command, folder, package, registry)
-    if registry == "debian" and not any(folder.iterdir()):  # should not happen, but never pass on nothing
-        raise StrikePoseError(f"apt-get download {package} wrote no file")
     files = [p for p in folder.iterdir() if p.is_file()]
     if len(files) != 1:
         raise StrikePoseError(f"downloading {package} from {registry} gave {len(files)} files, not one; fetch again")
