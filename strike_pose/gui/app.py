@@ -22,6 +22,10 @@ from strike_pose.errors import StrikePoseError, warn
 
 WINDOW_SIZE = (1360, 820)
 UI_FPS = 60.0
+INPUT_SETTLE = 0.5  # seconds of frames drawn after any input (imgui settles hover and clicks over a few)
+IDLE_REDRAW = 0.25  # at rest the window is still drawn this often (a clock, a spinner)
+# window events that are no input: they need no frame drawn
+QUIET_EVENTS = frozenset({"on_draw", "on_refresh", "on_close"})
 FONT_SIZE = 16.0
 BACKGROUND_RGB = (0.11, 0.11, 0.12)
 # pyglet's errors when no window can be opened (by name: their modules fail to import without a display)
@@ -148,15 +152,25 @@ def window_class():
             self._quit_scheduled = False
             self._right_drag = False
             self._scene_name = (scene.name, self.session.model_name)
+            self._drawn_state, self._drawn_at, self._draw_until = None, 0.0, 0.0
+            self.frames_drawn = 0
 
         # ------------------------------------------------------------------------------ drawing
 
-        def on_draw(self):
+        def dispatch_event(self, event_type, *args):
+            if event_type not in QUIET_EVENTS:  # input, a resize, an expose: draw the next frames
+                self._draw_until = time.perf_counter() + INPUT_SETTLE
+            return super().dispatch_event(event_type, *args)
+
+        def draw(self, dt):
+            """One pass of the loop (UI_FPS a second): the session takes its workers' results, and the
+            window is drawn only when something shown changed, input came in the last INPUT_SETTLE
+            seconds, or IDLE_REDRAW seconds passed; at rest the CPU goes to the model and the map."""
             if self._closed:
                 return
+            self.switch_to()
             now = time.perf_counter()
             session = self.session
-            session.frame_tick(now)
             session.update(now)
             if session.quit_requested:
                 # not from inside the redraw: pyglet is iterating its set of windows right now
@@ -164,6 +178,21 @@ def window_class():
                     self._quit_scheduled = True
                     pyglet.clock.schedule_once(lambda _dt: self.dispatch_event("on_close"), 0)
                 return
+            state = (session.shown_state(), self.get_size())
+            drawn = state != self._drawn_state or now < self._draw_until or now - self._drawn_at >= IDLE_REDRAW
+            session.frame_tick(now, drawn)
+            if drawn:
+                self._drawn_state, self._drawn_at = state, now
+                self.frames_drawn += 1
+                self.dispatch_event("on_draw")
+                self.flip()
+            if self.driver is not None:
+                self.driver(self, now)
+
+        def on_draw(self):
+            if self._closed or self.session.quit_requested:
+                return
+            session = self.session
             width, height = self.get_size()
             size = session.input_size
             self.layout = layout = compute_layout(width, height, size, size, crisp=session.view.model_view)
@@ -191,8 +220,6 @@ def window_class():
             if caption != self._scene_name:
                 self._scene_name = caption
                 self.set_caption(caption_for(session.base_scene, session.model_name))
-            if self.driver is not None:
-                self.driver(self, now)
 
         def _upload_view(self):
             """Upload the frame when it is new, and the Grad-CAM layer when it is new (drawn over it)."""

@@ -5,11 +5,11 @@ changes it starts again and the work under way is dropped at once. The thread ha
 context (the per-thread renderer) and renders each batch of cells as tiles of one framebuffer with
 one readback.
 
-Sharing the model with live classification: the map classifies with one torch thread, a few poses
-at a time, and after each batch, when the live view has a frame waiting or in work, waits for it (at
-most as long as the batch took). So while the object moves, the map holds the model at most half the
-time and the live view keeps at least about half its rate; while it rests, the map has the model to
-itself. The thread also runs at a lower priority (niceness 10), so the UI keeps its frame rate
+Sharing the model with live classification: the map classifies a few poses at a time, and after each
+batch, when the live view has a frame waiting or in work, waits for it (at most as long as the batch
+took). So while the object moves, the map holds the model at most half the time and the live view
+keeps at least about half its rate; while it rests, the map has the model to itself. The map uses one
+torch thread while the live view has work and REST_THREADS while it has none. The thread also runs at a lower priority (niceness 10), so the UI keeps its frame rate
 (benchmarks/gui_bench.py measures both).
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 from strike_pose.rotations import POSE_AXES
 
 BATCH = 8  # poses per batch: a stale map is dropped within one batch
+REST_THREADS = max(1, (os.cpu_count() or 2) // 2 + 1)  # torch threads while the live view has nothing to do
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,12 @@ class MapJob:
 class MapView:
     """The newest map of the current scene, model and pose; `request` once a frame is cheap."""
 
-    def __init__(self, yield_to: Callable[[float], Any] | None = None) -> None:
-        """`yield_to(seconds)`: after each batch, wait at most that long for the live view's waiting work."""
+    def __init__(self, yield_to: Callable[[float], Any] | None = None,
+                 live_idle: Callable[[], bool] | None = None) -> None:
+        """`yield_to(seconds)`: after each batch, wait at most that long for the live view's waiting work;
+        `live_idle()`: whether the live view has nothing to do (then the map classifies on more threads)."""
         self._yield_to = yield_to
+        self._live_idle = live_idle
         self._lock = threading.Condition()
         self._job: MapJob | None = None  # the map wanted
         self._todo = False  # whether the thread has it still to compute
@@ -122,6 +126,8 @@ class MapView:
                 builder = MapBuilder(job.scene, spec, model=getattr(job.classifier, "name", ""))
                 while not builder.done:
                     started = time.perf_counter()
+                    resting = self._live_idle is not None and self._live_idle()
+                    torch.set_num_threads(REST_THREADS if resting else 1)
                     cells, poses = builder.next_batch(BATCH)
                     if not len(cells):
                         break

@@ -119,7 +119,8 @@ def _predictions(session: Session) -> None:
     model = f"{rate:.1f}/s" if rate > 0 else "idle"
     source = {"search": "  (from the search)", "capture": "  (at capture)"}.get(
         prediction.source, "") if prediction is not None else ""
-    imgui.text_colored(GREY, f"UI {session.ui_rate.rate(now):.0f} fps   model {model}   latency "
+    imgui.text_colored(GREY, f"UI {session.ui_rate.rate(now):.0f} fps ({session.draw_rate.rate(now):.0f} drawn)   "
+                       f"model {model}   latency "
                        + (f"{latency * 1000:.0f} ms" if latency is not None else "-") + source)
     changed, live = imgui.checkbox("live (L)", session.view.live)
     if changed:

@@ -103,14 +103,15 @@ class Session:
         self.capture_pending = False  # a capture waits for the window image (see finish_capture)
         self.window_capture_available = False  # the window sets this when it can read itself back
 
-        self.ui_rate = RateMeter()
+        self.ui_rate = RateMeter()  # passes of the window's loop
+        self.draw_rate = RateMeter()  # frames drawn: fewer when nothing changes
         self.repeater = controls.KeyRepeater()
         self._drag: ArcballDrag | None = None
 
         self.live = LiveAnalysis(clock)
         self.optimizer = Optimizer(self, search_function, clock)
         self.loader = Loader(self)
-        self.map_view = MapView(yield_to=self.live.worker.wait_idle)
+        self.map_view = MapView(yield_to=self.live.worker.wait_idle, live_idle=lambda: self.live.worker.idle)
         self.map_open = False  # the panel is open: the map is computed
         self.map_axes: tuple[str, str] = ("yaw", "pitch")
         self.map_resolution = 2.5
@@ -394,9 +395,19 @@ class Session:
         elif prediction is not None and not self.searching:  # while searching, the search's are newer
             self.prediction = prediction
 
-    def frame_tick(self, now: float) -> None:
-        """The window calls this once per drawn frame (for the UI rate)."""
+    def frame_tick(self, now: float, drawn: bool = True) -> None:
+        """The window calls this once a pass of its loop (the UI rate), saying whether it drew."""
         self.ui_rate.tick(now)
+        if drawn:
+            self.draw_rate.tick(now)
+
+    def shown_state(self) -> tuple:
+        """What the window shows that the workers change without any input: when it equals the last
+        drawn frame's (and no input came), the window need not draw again (see the window's draw)."""
+        map_version = self.map_view.snapshot()[0] if self.map_open else None
+        return (self.frame_id, self.display_id, id(self.prediction), self.pose, self.status, self.status_is_error,
+                id(self.optimizer.step), self.optimizer.searching, self.loader.loading is not None, map_version,
+                self.capture_pending, len(self.captures), self.gliding, self.model_name, id(self.base_scene))
 
     def heatmap_layer(self) -> np.ndarray | None:
         """The RGBA Grad-CAM layer to draw over the frame, when Grad-CAM is on and one fits the frame."""
