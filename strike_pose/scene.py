@@ -163,6 +163,7 @@ class Scene:
     light: Light = field(default_factory=Light)
     pose: Pose = field(default_factory=Pose)
     source: dict = field(default_factory=dict)  # the scene's file path, content hash and raw fields
+    detector_class: str | None = None  # the MS COCO class the detector should see; None: from true_class
 
     def __repr__(self) -> str:
         mesh = f"{self.mesh.triangle_count} triangles" if hasattr(self.mesh, "triangle_count") else type(self.mesh).__name__
@@ -199,6 +200,7 @@ class Scene:
             "name": self.name,
             **self.source,
             "true_class": self.true_class,
+            **({"detector_class": self.detector_class} if self.detector_class else {}),
             "camera": asdict(self.camera),
             "light": {**asdict(self.light), "direction": list(self.light.direction)},
         }
@@ -224,7 +226,8 @@ def plain_mesh(mesh: Any) -> Any:
 
 # ----------------------------------------------------------------------------- validation helpers
 
-_TOP_FIELDS = {"name", "mesh", "texture", "background", "true_class", "camera", "light", "pose", "object"}
+_TOP_FIELDS = {"name", "mesh", "texture", "background", "true_class", "detector_class", "camera", "light", "pose",
+               "object"}
 OBJECT_FIELDS = ("title", "registry", "package", "version", "licence", "files")  # where a fetched object comes from
 
 
@@ -327,6 +330,13 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
     pose = parse_pose(data.get("pose", {}))
     origin = parse_origin(data["object"]) if "object" in data else None
     true_class = None if data["true_class"] is None else resolve_class(data["true_class"], where="true_class")
+    detector_class = data.get("detector_class")
+    if detector_class is not None:
+        from strike_pose.models.coco import coco_class_index
+
+        if not isinstance(detector_class, str):
+            raise StrikePoseError(f"detector_class must be a COCO label (a string), got {shown(detector_class)}")
+        coco_class_index(detector_class)
     bg_image = load_background(background_ref) if background_ref is not None else None
     mesh = load_mesh(mesh_ref, texture=texture_ref)  # last: its warnings come only for a scene that loads
     return Scene(
@@ -337,6 +347,7 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
         camera=camera,
         light=light,
         pose=pose,
+        detector_class=detector_class,
         source={**(source or {"mesh": mesh_ref, "texture": texture_ref, "background": background_ref}),
                 **({"object": origin} if origin else {})},
     )
