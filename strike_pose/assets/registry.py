@@ -47,7 +47,7 @@ def client_missing(registry: str) -> str | None:
 
 def download(registry: str, package: str, version: str, kind: str, folder: Path) -> Path:
     """Download `package` at `version` into `folder` (which must be empty) and return the file; `kind`
-    is "wheel" or "sdist" on PyPI, "deb" on Debian."""
+    is "wheel" or "sdist" on PyPI, "deb" on Debian (where an empty version is the archive's current one)."""
     why = client_missing(registry)
     if why:
         raise StrikePoseError(f"cannot fetch {package} from {registry}: {why}")
@@ -57,7 +57,7 @@ def download(registry: str, package: str, version: str, kind: str, folder: Path)
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
                    *only, "--dest", str(folder), f"{package}=={version}"]
     else:
-        command = ["apt-get", "download", "-q", f"{package}={version}"]
+        command = ["apt-get", "download", "-q", f"{package}={version}" if version else package]  # "": the current one
     _run(command, folder, package, registry)
     files = [p for p in folder.iterdir() if p.is_file()]
     if len(files) != 1:
