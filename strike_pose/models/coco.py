@@ -59,7 +59,7 @@ def coco_class_index(label: str, where: str = "detector_class") -> int:
     close = [c for c in COCO_LABELS if label.lower() in c or c in label.lower()]
     raise StrikePoseError(f"{where}: {label!r} is not a COCO class"
                           + (f" (did you mean {', '.join(repr(c) for c in close[:4])}?)" if close else "")
-                          + "; the detector's 80 classes are listed in strike_pose/models/detector.py (COCO_LABELS)")
+                          + "; the detector's 80 classes are listed in strike_pose/models/coco.py (COCO_LABELS)")
 
 
 def coco_class_of(scene) -> int | None:
