@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from strike_pose.errors import StrikePoseError, shown, warn
-from strike_pose.search import DEFAULT_STEPS, LOSSES, METHODS  # names only: no torch, no GL
+from strike_pose.search import DEFAULT_STEPS, LOSSES, METHODS, OBJECTIVES  # names only: no torch, no GL
 
 EXIT_USAGE = 2
 
@@ -258,14 +258,43 @@ def _check_out_dir(path: str) -> None:
     check_writable(out)
 
 
+def _search_model_from_args(args: argparse.Namespace, scene):
+    """The model and target of `search`: the classifier and an ImageNet target, or for --objective
+    detector-miss / detector-class the detector and a COCO target (checked before anything loads)."""
+    if args.objective == "classifier":
+        if args.detector_target:
+            raise StrikePoseError("--detector-target goes with --objective detector-class")
+        return classifier_from_args(args), _target_from_args(args)
+    from strike_pose.models.coco import require_coco_class
+    from strike_pose.search.detection import coco_target
+
+    if args.target:
+        raise StrikePoseError(f"--target names an ImageNet class; against the detector give a COCO class with "
+                              f"--objective detector-class --detector-target LABEL")
+    if args.model or args.weights:
+        raise StrikePoseError(f"--objective {args.objective} searches against the detector (--detector), not a "
+                              "classifier; leave out --model and --weights")
+    own = require_coco_class(scene)
+    target = None
+    if args.objective == "detector-class":
+        if not args.detector_target:
+            raise StrikePoseError("--objective detector-class needs --detector-target LABEL (a COCO class, e.g. truck)")
+        target = coco_target(args.detector_target, own)
+    elif args.detector_target:
+        raise StrikePoseError("--detector-target goes with --objective detector-class (detector-miss has no target)")
+    if args.loss != "margin":
+        raise StrikePoseError("the detector's objective has one loss, margin (in logits of its scores); leave out --loss")
+    return detector_from_args(args), target
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from strike_pose.search import run_search
 
     _check_out_dir(args.out)
-    scene = load_scene_from_args(args)
+    scene = load_scene_from_args(args, needs_class=args.objective == "classifier")
     start = pose_from_args(args, scene)
-    clf = classifier_from_args(args)
-    result = run_search(scene, clf, start, method=args.method, target=_target_from_args(args),
+    model, target = _search_model_from_args(args, scene)
+    result = run_search(scene, model, start, method=args.method, target=target, objective=args.objective,
                         radius=args.radius, steps=args.steps, budget_seconds=args.budget_seconds,
                         seed=args.seed, learning_rate=args.lr, mode="first" if args.first else "nearest",
                         loss=args.loss, search_light=args.light, in_view=not args.allow_partial,
@@ -282,13 +311,28 @@ def cmd_search(args: argparse.Namespace) -> int:
     return status
 
 
+def _detector_verdict(result: dict) -> str:
+    """The detector's verdict on the object, as `search` prints it."""
+    own = result["true_class"]["label"]
+    text = f"best {own!r} score on the object {result['true_prob']:.3f} (threshold {result['conf_threshold']:g})"
+    if result["target"] is not None:
+        text += f", {result['target']['label']!r} {result['target_prob']:.3f}"
+    on = [d for d in result["detections"] if d["on_object"]]
+    seen = ", ".join(f"{d['label']} {d['score']:.2f}" for d in on) or "nothing"
+    return text + f"; detections on the object: {seen}"
+
+
 def _print_search(result: dict) -> None:
     """What `strike-pose search` prints: the verdict, the distance it ranks by, the pose (and light)."""
     top = result["top"][0]
     start = result["start"]
+    detector = result.get("objective", "classifier") != "classifier"
     if result["interrupted"]:
         print(f"interrupted: the best of {result['steps']} steps follows", file=sys.stderr)
-    if start["misclassified"] and result["target_prob"] is None:
+    if detector and start["misclassified"] and result["target_prob"] is None:
+        print(f"note: at the start the detector already sees no {result['true_class']['label']!r} box on the object "
+              f"(best score {start['true_prob']:.3f})")
+    elif not detector and start["misclassified"] and result["target_prob"] is None:
         print(f"note: the start is already misclassified as {start['label']!r} (p={start['prob']:.3f}, "
               f"true p={start['true_prob']:.3f})")
     took = f"{result['steps']} step{'s' if result['steps'] != 1 else ''} in {result['seconds']:.1f} s"
@@ -298,16 +342,23 @@ def _print_search(result: dict) -> None:
     if result["success"]:
         first = result["first"]
         which = "first" if result["mode"] == "first" else "closest"
-        print(f"fooled after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, true p={result['true_prob']:.3f}, "
-              f"margin {result['margin']:.3f}")
+        if detector:
+            print(f"fooled {result['model']} ({result['objective']}) after {took}: {_detector_verdict(result)}; "
+                  f"margin {result['margin']:.3f}")
+        else:
+            print(f"fooled after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, true p={result['true_prob']:.3f}, "
+                  f"margin {result['margin']:.3f}")
         print(f"{which} fooling pose: {moved}")
         if which == "closest" and first is not None:
             print(f"the first was at distance {first['distance']:.1f}, after {first['seconds']:.1f} s")
         runner_up = result["top"][1]["prob"] if len(result["top"]) > 1 else 0.0
-        if which == "closest" and top["prob"] - runner_up < 0.02:
+        if not detector and which == "closest" and top["prob"] - runner_up < 0.02:
             print(f"note: a near tie ({top['prob']:.3f} against {runner_up:.3f}): the closest fooling pose lies on "
                   "the decision boundary; --first stops at the first fooling pose, usually a clearer one, and --min-margin "
                   "asks for clear fools")
+    elif detector:
+        print(f"no pose that fools {result['model']} ({result['objective']}) found after {took}: "
+              f"{_detector_verdict(result)}; the pose with the lowest loss, {moved}:")
     else:
         target = f", target p={result['target_prob']:.3f}" if result["target_prob"] is not None else ""
         print(f"no fooling pose found after {took}: top-1 {top['label']!r} p={top['prob']:.3f}, "
@@ -638,8 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_grad)
 
-    p = sub.add_parser("search", help="search for a pose that fools the classifier",
-                       description="Search for a pose that fools the classifier; on success write the "
+    p = sub.add_parser("search", help="search for a pose that fools the classifier (or the detector)",
+                       description="Search for a pose that fools the classifier (or, with --objective "
+                       "detector-miss or detector-class, the object detector); on success write the "
                        "shot of the fooling pose closest to the start (PNG + JSON sidecar) into --out. "
                        "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input; 130: interrupted (Ctrl+C), the best pose so far printed.")
     _add_scene_options(p)
@@ -649,6 +701,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "gradient steps onto the decision boundary and slides along it towards the start; grad: "
                    "descent on the analytic gradient; random; fd: finite differences; cmaes)")
     p.add_argument("--target", help="target ImageNet label or index (default: untargeted)")
+    p.add_argument("--objective", default="classifier", type=_choice("--objective", OBJECTIVES), choices=OBJECTIVES,
+                   metavar="OBJECTIVE", help="one of %(choices)s (default classifier; detector-miss: no box of the "
+                   "object's COCO class scores above the detector's threshold on the object, i.e. with IoU >= 0.5 "
+                   "with its projected box; detector-class: the detector sees the object as --detector-target)")
+    p.add_argument("--detector-target", metavar="LABEL", help="with --objective detector-class: the COCO class "
+                   "(label or index, e.g. truck) the detector should see the object as")
+    _add_detector_options(p)
     p.add_argument("--radius", type=_number("--radius", float, "degrees between 0 and 180", lambda v: 0 < v <= 180),
                    metavar="DEGREES",
                    help="keep the orientation within DEGREES of the start (default: the whole pose space)")

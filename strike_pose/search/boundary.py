@@ -31,7 +31,7 @@ or towards the lowest-loss pose before there is one; its picture is classified o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -92,21 +92,17 @@ class _BoundarySteps:
 
     def __init__(self, ctx: SearchContext, s: BoundarySettings) -> None:
         self.ctx, self.s = ctx, s
-        self.margin_objective = replace(ctx.objective, loss="margin")
-        self.level = -s.overshoot - _logit_gap(ctx.objective.min_margin)  # the margin a step aims at
+        self.level = -s.overshoot + ctx.objective.loss_level()  # the margin a step aims at
         self.slid = None  # the closest fooling pose last slid from
-        self.device = getattr(ctx.objective.classifier, "device", None)
+        self.device = ctx.objective.device
 
     # ------------------------------------------------------------------------------------ margins
 
     def margins(self, probs: np.ndarray) -> np.ndarray:
-        """The margin loss in logits from probabilities (log p(goal) - log of the best other, the sign
-        turned for a target): what the boundary steps move to the boundary, whatever the search's loss."""
-        objective = self.ctx.objective
-        logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-30, None))
-        goal = objective.goal
-        others = np.delete(logp, goal, axis=1).max(axis=1)
-        return logp[:, goal] - others if objective.target is None else others - logp[:, goal]
+        """The objective's margin loss from its verdicts (the classifier's: log p(goal) - log of the best
+        other, the sign turned for a target): what the boundary steps move to the boundary, whatever the
+        search's loss."""
+        return self.ctx.objective.margins(probs)
 
     def run(self, candidates: np.ndarray, probs: np.ndarray) -> None:
         """One generation's boundary steps: up to `rounds` for the near misses among `candidates`, up to
@@ -158,7 +154,7 @@ class _BoundarySteps:
 
         ctx = self.ctx
         size = ctx.region.size
-        twin = twin_gradients(ctx.scene, points[:, :6], self.margin_objective.image_losses,
+        twin = twin_gradients(ctx.scene, points[:, :6], ctx.objective.image_loss_for(points, loss="margin"),
                               lights=points[:, 6:] if size > 6 else None, size=ctx.size,
                               renderer=ctx.renderer, device=self.device)
         ctx.gradients += len(points)
@@ -213,8 +209,3 @@ class _BoundarySteps:
         correction = -(margin - self.level) * g / norm2
         return self._move(params, along + correction, cap)
 
-
-def _logit_gap(min_margin: float) -> float:
-    """The margin in logits between two classes whose probabilities differ by `min_margin` (and share
-    nearly all the rest): log((1 + m) / (1 - m))."""
-    return float(np.log((1 + min_margin) / (1 - min_margin))) if min_margin > 0 else 0.0

@@ -56,7 +56,7 @@ class Found:
 
     pose: Pose
     light: Light | None  # the light it was found with, when the light is searched
-    probs: np.ndarray  # (1000,) on the OpenGL picture
+    probs: np.ndarray  # (1000,) on the OpenGL picture (the objective's verdict: (80,) COCO scores for the detector's)
     loss: float
     rotation_from_start: float  # geodesic degrees
     translation_from_start: float  # scene units
@@ -97,7 +97,7 @@ class Step:
 @dataclass
 class SearchContext:
     scene: Scene
-    objective: Objective
+    objective: Objective  # or any objective of the same interface (search/objective.py), e.g. the detector's
     region: Region  # where the search looks now (the nearest mode shrinks it)
     renderer: object
     size: int
@@ -151,7 +151,7 @@ class SearchContext:
         """Render and classify a batch with OpenGL: (losses, probabilities); every fooling pose among
         them is recorded."""
         params = np.atleast_2d(params)
-        losses, probs = self.objective.evaluate(self.render(params))
+        losses, probs = self.objective.evaluate(self.render(params), params)
         self.evaluations += len(params)
         self.record(params, losses, probs)
         return losses, probs

@@ -56,7 +56,7 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
     best_loss, stalled = np.full(n_chains, np.inf), np.zeros(n_chains, int)
     stalled[1:] = s.patience  # the other chains begin from screened poses
     walker = start.copy()
-    device = getattr(ctx.objective.classifier, "device", None)
+    device = ctx.objective.device
 
     while not ctx.should_stop():
         for b in np.flatnonzero(stalled >= s.patience):  # restart from the best of a screened batch
@@ -71,7 +71,7 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
         noise = ctx.rng.normal(size=(n_chains, s.samples, size)) * s.jitter * scale
         noise[:, 0] = 0.0
         samples = np.stack([ctx.limits.project(p) for p in (chains[:, None, :] + noise).reshape(-1, size)])
-        twin = twin_gradients(ctx.scene, samples[:, :6], ctx.objective.image_losses,
+        twin = twin_gradients(ctx.scene, samples[:, :6], ctx.objective.image_loss_for(samples),
                               lights=samples[:, 6:] if size > 6 else None, size=ctx.size,
                               renderer=ctx.renderer, device=device)
         ctx.gradients += len(samples)

@@ -11,6 +11,10 @@ everywhere:
 - the start's own verdict, so that a start that is already misclassified is said;
 - how it was found (the search's settings), turned into the JSON sidecar by `record()` and into the
   summary that `strike-pose search --json` prints by `summary()`.
+
+The model may be a classifier or a detector (or an objective, search/objective.py): the verdicts are
+then the detector's COCO scores on the object, labelled with COCO's names, and the summary and sidecar
+also hold the detections on the reported picture.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from strike_pose.scene import Light, Pose, Scene
-from strike_pose.search.context import Found, Step, fools, light_summary, margin_of
+from strike_pose.search.context import Found, Step, light_summary, margin_of
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class SearchResult:
     rejected: int
     interrupted: bool
     settings: dict = field(default_factory=dict)  # search()'s keywords: method, mode, target, seed, ...
+    objective: Any = None  # what the search was against (search/objective.py): the classifier's or the detector's
 
     # ---------------------------------------------------------------------------------- building
 
@@ -51,31 +56,37 @@ class SearchResult:
            interrupted: bool = False, **settings: Any) -> "SearchResult":
         """Reduce a search's last Step (None: it took no step) to its result, re-checked on OpenGL.
 
+        classifier: the model searched against (a classifier, a detector or an objective).
         settings: the keywords the search ran with (method, mode, target, radius, steps, seed, ...).
         """
         from strike_pose.render import default_renderer
+        from strike_pose.search import objective_for
 
         renderer = renderer or default_renderer()
         start = Pose.of(start)
         mode = settings.get("mode", "nearest")
-        target = settings.get("target")
+        objective = objective_for(scene, classifier, settings.get("objective"), settings.get("target"),
+                                  settings.get("loss") or "margin", settings.get("min_margin") or 0.0)
+        target = objective.target
+        settings = {**settings, "target": target}
         found = None if last is None else (last.first if mode == "first" else last.closest)
         best = found or (last.lowest if last is not None else None)
         pose, light = (best.pose, best.light) if best is not None else (start, None)
         shown = replace(scene, light=light) if light is not None else scene
-        size = classifier.input_size
+        size = objective.input_size
         image = renderer.render(shown, pose, size=size)
         start_image = image if best is None else renderer.render(scene, start, size=size)
-        probs, start_probs = (classifier.probabilities(np.stack([image, start_image])) if best is not None
-                              else np.stack([classifier.probabilities(image)] * 2))
-        fooled = fools(probs, scene.true_class, target, settings.get("min_margin") or 0.0)
+        poses = np.array([pose.as_tuple(), start.as_tuple()], np.float64)
+        probs, start_probs = (objective.verdicts(np.stack([image, start_image]), poses) if best is not None
+                              else np.stack([objective.verdicts(image[None], poses[:1])[0]] * 2))
+        fooled = objective.success(probs)
         return cls(success=found is not None and fooled, scene=shown, start=start, pose=pose, light=light,
                    image=image, probs=probs, start_probs=start_probs, found=found,
                    first=last.first if last is not None else None, best=best,
                    steps=last.index if last is not None else 0, seconds=last.seconds if last is not None else 0.0,
                    evaluations=last.evaluations if last is not None else 0,
                    rejected=last.rejected if last is not None else 0, interrupted=interrupted,
-                   settings=dict(settings))
+                   settings=dict(settings), objective=objective)
 
     # --------------------------------------------------------------------------------- reading
 
@@ -88,13 +99,23 @@ class SearchResult:
         return int(np.argmax(self.probs))
 
     @property
+    def true_index(self) -> int:
+        """The object's class in the verdicts: ImageNet's for a classifier, COCO's for a detector."""
+        return self.scene.true_class if self.objective is None else self.objective.true_class
+
+    @property
     def margin(self) -> float:
         """How clearly the reported pose fools the model (probability margin; negative when it does not)."""
+        if self.objective is not None:
+            return self.objective.margin(self.probs)
         return margin_of(self.probs, self.scene.true_class, self.target)
 
     @property
     def start_misclassified(self) -> bool:
-        """The start itself is not classified as the true class (an untargeted search has nothing to do)."""
+        """The start itself is not classified as the true class (an untargeted search has nothing to do);
+        against a detector: it does not see the object as its own class."""
+        if self.objective is not None:
+            return self.objective.misses(self.start_probs)
         return int(np.argmax(self.start_probs)) != self.scene.true_class
 
     @property
@@ -112,28 +133,48 @@ class SearchResult:
         return {"rotation_from_start": rotation_angle(a, b), "translation_from_start": translation_distance(a, b),
                 "distance": Region(a, self.scene.camera.fov_y).distance(b)}
 
-    def record(self, classifier) -> dict:
+    def _model(self, classifier):
+        """What describes the verdicts: the objective (the detector's labels its COCO scores), else the classifier."""
+        return self.objective if self.objective is not None else classifier
+
+    def record(self, classifier=None) -> dict:
         """The JSON sidecar of the reported pose: the scene, pose, light, model, top-5 and how it was found."""
         from strike_pose.export import shot_record
 
         d = self.distances()
         how = {k: self.settings.get(k) for k in ("method", "mode", "seed", "radius", "learning_rate", "loss",
                                                  "in_view", "min_margin")}
-        record = shot_record(self.scene, self.pose, classifier, self.probs, target=self.target, **how,
+        if self.objective is not None and self.objective.kind == "detector":
+            how["objective"] = self.objective.name
+        record = shot_record(self.scene, self.pose, self._model(classifier), self.probs, target=self.target, **how,
                              search_light=self.settings.get("search_light") or None, success=self.success,
                              steps=self.steps, seconds=round(self.seconds, 3), evaluations=self.evaluations,
                              start_pose=self.start.as_dict(), rotation_from_start=round(d["rotation_from_start"], 3),
                              translation_from_start=round(d["translation_from_start"], 4),
                              distance=round(d["distance"], 3), margin=round(self.margin, 4))
         record["check"] = self.check()
+        record.update(self._detector_part())
         return record
+
+    def _detector_part(self) -> dict:
+        """Against a detector: its detections on the reported picture (after NMS) and the object's box."""
+        if self.objective is None or self.objective.kind != "detector":
+            return {}
+        params = np.array(self.pose.as_tuple(), np.float64)
+        box = self.objective.boxes_of(params)[0]
+        h, w = self.image.shape[:2]
+        return {"detections": self.objective.detections(self.image, params),
+                "object_box": [round(float(v), 1) for v in box * [w, h, w, h]],
+                "iou_on_object": self.objective.iou}
 
     def check(self) -> dict:
         return {"renderer": "opengl", "top1": self.top1, "fooled": self.success,
                 "note": "the reported pose re-rendered with OpenGL and re-classified before anything is exported"}
 
-    def summary(self, classifier) -> dict:
+    def summary(self, classifier=None) -> dict:
         """What `strike-pose search --json` prints."""
+        model = self._model(classifier)
+        true = self.true_index
         d = self.distances()
         start_top1 = int(np.argmax(self.start_probs))
         out = {
@@ -146,9 +187,9 @@ class SearchResult:
             "evaluations": self.evaluations,
             "seed": self.settings.get("seed"),
             "start_pose": self.start.as_dict(),
-            "start": {"top1": start_top1, "label": classifier.labels[start_top1],
+            "start": {"top1": start_top1, "label": model.labels[start_top1],
                       "prob": float(self.start_probs[start_top1]),
-                      "true_prob": float(self.start_probs[self.scene.true_class]),
+                      "true_prob": float(self.start_probs[true]),
                       "misclassified": self.start_misclassified},
             "final_pose": self.pose.as_dict(),
             **d,
@@ -156,8 +197,8 @@ class SearchResult:
             "in_view": self.settings.get("in_view", True),
             "min_margin": self.settings.get("min_margin") or 0.0,
             "first": self.first.summary() if self.first is not None else None,
-            "top": classifier.top(self.probs, 5),
-            "true_prob": float(self.probs[self.scene.true_class]),
+            "top": model.top(self.probs, 5),
+            "true_prob": float(self.probs[true]),
             "target_prob": float(self.probs[self.target]) if self.target is not None else None,
             "files": {},
             "interrupted": self.interrupted,
@@ -166,13 +207,21 @@ class SearchResult:
         }
         if self.settings.get("search_light"):
             out["light"] = light_summary(self.light) if self.light is not None else None
+        if self.objective is not None and self.objective.kind == "detector":
+            o = self.objective
+            out.update({"objective": o.name, "model": o.model_name, "labels": "coco", "conf_threshold": o.threshold,
+                        "true_class": {"index": true, "label": o.labels[true]},
+                        "target": None if o.target is None else {"index": o.target, "label": o.labels[o.target]},
+                        "seen": o.seen_label(self.probs), **self._detector_part()})
         return out
 
-    def export(self, out_dir, classifier) -> dict[str, str]:
+    def export(self, out_dir, classifier=None) -> dict[str, str]:
         """Write the reported pose's picture and sidecar into `out_dir` (never overwriting): {"image", "json"}."""
         from strike_pose.export import export_shot, shot_stem
 
-        return export_shot(out_dir, shot_stem(self.scene.name, self.probs), self.image, self.record(classifier))
+        stem = (self.objective.shot_stem(self.scene.name, self.probs) if self.objective is not None
+                else shot_stem(self.scene.name, self.probs))
+        return export_shot(out_dir, stem, self.image, self.record(classifier))
 
 
 __all__ = ["SearchResult"]
