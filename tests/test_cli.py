@@ -45,7 +45,7 @@ def test_scenes_and_models_lists(capsys):
     assert main(["scenes"]) == 0
     assert "school_bus" in capsys.readouterr().out
     assert main(["models", "--json"]) == 0
-    assert {"name": "efficientnet_lite0", "weights": True} in json.loads(capsys.readouterr().out)
+    assert {"name": "efficientnet_lite0", "weights": True, "kind": "classifier"} in json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize("args, words", [
