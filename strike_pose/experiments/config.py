@@ -30,8 +30,12 @@
     [[transfer]]                        # the fooling poses of a study, classified by other models
     name = "transfer"
     source = "poses"
-    models = ["efficientnet_lite2"]
+    models = ["efficientnet_lite2", "detector:yolov3_tiny"]   # "detector:NAME": the object detector
     min_prob = 0.9                      # only fooling poses the source model is this sure of
+
+A transfer study's "detector:NAME" (only there) reads each fooling pose with the detector by the rule of
+the detector's search objective (strike_pose/search/detection.py): fooled when no box of the object's
+COCO class scores above the threshold on the object.
 """
 
 from __future__ import annotations
@@ -196,6 +200,16 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         raise StrikePoseError(f"{where}: give model or models, not both")
     models = tuple(_strings(table["models"], f"{where}.models")) if "models" in table else (
         _string(table.get("model", default_model), f"{where}.model"),)
+    for model in models:
+        if model.startswith("detector:"):
+            from strike_pose.models.detector import DETECTORS
+
+            if kind != "transfer":
+                raise StrikePoseError(f"{where}: {model!r} is a detector, which only a [[transfer]] study takes; "
+                                      "the other studies need a classifier")
+            if model.removeprefix("detector:") not in DETECTORS:
+                raise StrikePoseError(f"{where}: unknown detector {model!r}; the detectors are: "
+                                      + ", ".join(f"detector:{d}" for d in DETECTORS))
     out: dict[str, Any] = {"kind": kind, "name": name, "models": models}
     if kind != "transfer":
         scenes = table.get("scenes", ["school_bus"])

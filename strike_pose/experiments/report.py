@@ -219,9 +219,24 @@ def _attack(root, study, rows, entry) -> str:
 
 
 def _transfer(root, study, rows, entry) -> str:
-    table = _table(entry["table"], [("fooling poses of", "source_model"), ("classified by", "model"),
-                                    ("poses", "poses"), ("also fooled", "transfer_rate"),
-                                    ("same wrong label", "same_label")])
+    classifiers = [r for r in entry["table"] if not r.get("detector")]
+    detectors = [r for r in entry["table"] if r.get("detector")]
+    table = _table(classifiers, [("fooling poses of", "source_model"), ("classified by", "model"),
+                                 ("poses", "poses"), ("also fooled", "transfer_rate"),
+                                 ("same wrong label", "same_label")]) if classifiers else ""
+    if detectors:
+        table += "<h3>The detector</h3>" + _table(
+            [{**r, "ci95": f"{r['ci95'][0]:.1%} to {r['ci95'][1]:.1%}", "paper": f"{r['paper']:.1%} (YOLOv3)",
+              "seen": ", ".join(f"{s['label']} {s['share']:.0%}" for s in r["seen"])} for r in detectors],
+            [("fooling poses of", "source_model"), ("detected by", "model"), ("poses", "poses"),
+             ("also fooled (no box of the object's class on it)", "transfer_rate"), ("95% interval", "ci95"),
+             ("seen as another class", "wrong_class"), ("nothing seen", "nothing_seen"),
+             ("the paper", "paper"), ("what it saw on the object", "seen")])
+        table += (f'<p class="paper">{_e(entry.get("paper_detector", ""))}. A pose fools the detector when no box of '
+                  "the object's COCO class scores above its threshold with IoU &ge; 0.5 with the object's projected "
+                  "box (strike_pose/search/detection.py, the rule of the detector's search objective).</p>")
+    classifiers_only = {"table": classifiers}
+    entry = classifiers_only
     models = sorted({r["source_model"] for r in entry["table"]} | {r["model"] for r in entry["table"]})
     if len(models) < 2:
         return table

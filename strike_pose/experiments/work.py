@@ -16,6 +16,7 @@ import numpy as np
 from strike_pose.rotations import POSE_AXES, wrap_degrees
 
 CHUNK = 64  # poses per landscape or transfer item: one tiled render, one batched classification
+DETECTOR_PREFIX = "detector:"  # a transfer study's model "detector:yolov3_tiny" is the object detector
 ANGLE_STEP = 0.5  # degrees: the resolution of a sensitivity study's bisected flip for yaw, pitch, roll
 SPAN_STEPS = 720  # x, y, z: their bisected flip is found to 1/720 of the parameter's range (as 0.5 of 360)
 
@@ -41,6 +42,7 @@ class Worker:
         self.torch_threads = torch_threads
         self._renderer = None
         self._classifiers: dict[str, object] = {}
+        self._detectors: dict[str, object] = {}
         self._scenes: dict[str, object] = {}
 
     # -------------------------------------------------------------------------------- resources
@@ -64,6 +66,13 @@ class Worker:
 
             self._classifiers[name] = create_classifier(name)
         return self._classifiers[name]
+
+    def detector(self, name: str):
+        if name not in self._detectors:
+            from strike_pose.models.detector import create_detector
+
+            self._detectors[name] = create_detector(name)
+        return self._detectors[name]
 
     def scene(self, name: str, light: dict | None = None):
         from strike_pose.scene import load_scene
@@ -229,6 +238,8 @@ class Worker:
 
     def _transfer(self, item: Item) -> list[dict]:
         p = item.payload
+        if p["model"].startswith(DETECTOR_PREFIX):
+            return self._transfer_to_detector(item)
         rows = []
         for (scene_name, light, light_label), group in _group_by_scene(p["sources"]):
             scene = self.scene(scene_name, light)
@@ -240,6 +251,44 @@ class Worker:
                              "source_top1": source["top1"], "source_prob": source["top1_prob"], "model": p["model"],
                              "top1": top1, "top1_prob": float(prob[top1]), "fooled": top1 != scene.true_class,
                              "same_label": top1 == source["top1"]})
+        return rows
+
+
+    def _transfer_to_detector(self, item: Item) -> list[dict]:
+        """The fooling poses re-rendered at the detector's input size and read by the same rule as the
+        detector's search objective (search/detection.py): fooled when no box of the object's COCO class
+        scores above the threshold on the object (IoU >= 0.5 with its projected box). A scene without a
+        COCO class gives no rows."""
+        from strike_pose.models.coco import COCO_OF_IMAGENET, coco_class_of
+        from strike_pose.models.labels import label_of
+        from strike_pose.search.detection import IOU, detector_fooled, detector_verdicts
+
+        p = item.payload
+        detector = self.detector(p["model"].removeprefix(DETECTOR_PREFIX))
+        labels = detector.labels
+        rows = []
+        for (scene_name, light, light_label), group in _group_by_scene(p["sources"]):
+            scene = self.scene(scene_name, light)
+            own = coco_class_of(scene)
+            if own is None:
+                continue
+            poses = np.array([[s[a] for a in POSE_AXES] for s in group], np.float64)
+            images = self.renderer.render_batch(scene, poses, size=detector.input_size)
+            verdicts = detector_verdicts(detector, scene, images, poses)
+            for source, v in zip(group, verdicts):
+                top1 = int(np.argmax(v))
+                seen = top1 if float(v[top1]) > detector.conf_threshold else -1
+                source_coco = COCO_OF_IMAGENET.get(label_of(int(source["top1"])))
+                rows.append({"study": item.study, "item": item.key, "scene": scene_name, "light": light_label,
+                             "source_model": source["model"], "source_row": source["row"],
+                             "source_top1": source["top1"], "source_prob": source["top1_prob"], "model": p["model"],
+                             "top1": top1, "top1_prob": float(v[top1]),
+                             "fooled": detector_fooled(v, own, detector.conf_threshold),
+                             "same_label": seen >= 0 and source_coco is not None and labels[seen] == source_coco,
+                             "labels": "coco", "object_class": own, "object_score": float(v[own]),
+                             "seen": labels[seen] if seen >= 0 else "nothing",
+                             "wrong_class": seen >= 0 and seen != own,
+                             "conf_threshold": detector.conf_threshold, "iou": IOU})
         return rows
 
 

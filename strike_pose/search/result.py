@@ -4,7 +4,9 @@ A search yields Steps; its last Step holds the record (the first and the closest
 pose with the lowest loss). `SearchResult.of(step, ...)` reduces that record to one answer, the same
 everywhere:
 
-- the pose: in the "nearest" mode the closest fooling pose, in the "first" mode the first; when
+- the pose: in the "nearest" mode the closest fooling pose (or the first, when the closest, which lies
+  on the boundary, does not hold on the single picture below and the first does), in the "first" mode
+  the first; when
   nothing fooled the model, the pose with the lowest loss (never merely the last pose shown);
 - its verdict, re-checked on a single OpenGL picture at the classifier's input size, which is what a
   user reproduces from the exported pose (the search itself classified tiles of a batch render);
@@ -80,6 +82,17 @@ class SearchResult:
         probs, start_probs = (objective.verdicts(np.stack([image, start_image]), poses) if best is not None
                               else np.stack([objective.verdicts(image[None], poses[:1])[0]] * 2))
         fooled = objective.success(probs)
+        if found is not None and not fooled and last.first is not None and last.first is not found:
+            # the closest fooling pose lay on the boundary and did not hold on a single picture (the search
+            # saw tiles of a batch render): report the first, a clearer one, when it holds
+            first = last.first
+            first_shown = replace(scene, light=first.light) if first.light is not None else scene
+            first_image = renderer.render(first_shown, first.pose, size=size)
+            first_probs = objective.verdicts(first_image[None], np.array([first.pose.as_tuple()], np.float64))[0]
+            if objective.success(first_probs):
+                found = best = first
+                pose, light, shown, image, probs, fooled = (first.pose, first.light, first_shown, first_image,
+                                                            first_probs, True)
         return cls(success=found is not None and fooled, scene=shown, start=start, pose=pose, light=light,
                    image=image, probs=probs, start_probs=start_probs, found=found,
                    first=last.first if last is not None else None, best=best,
