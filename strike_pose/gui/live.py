@@ -3,6 +3,7 @@
 One LatestFrameWorker thread takes the newest frame; a frame still waiting when a newer one comes is
 dropped, so the model always works on what is on screen and the window never waits for it. Torch's
 CPU thread count is set per thread: this one takes half the cores, the UI and the renderer the rest.
+With the detector mode on (gui/detection.py), the two take turns at the model (workers.ModelTurns).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from strike_pose.gui.workers import LatestFrameWorker, RateMeter
+from strike_pose.gui.workers import LatestFrameWorker, ModelTurns, RateMeter
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def limit_live_threads() -> None:
 
 
 class LiveAnalysis:
-    def __init__(self, clock):
+    def __init__(self, clock, turns: ModelTurns | None = None):
+        self.turns = turns or ModelTurns(clock)
         self.worker: LatestFrameWorker[AnalysisJob, Prediction] = LatestFrameWorker(
             self._analyse, clock=clock, on_start=limit_live_threads)
         self.rate = RateMeter()  # predictions per second
@@ -79,6 +81,10 @@ class LiveAnalysis:
 
     def _analyse(self, job: AnalysisJob) -> Prediction:
         """Classify a frame, with the Grad-CAM heatmap of its top-1 class when asked (one forward pass)."""
+        with self.turns.turn("live"):
+            return self._analyse_now(job)
+
+    def _analyse_now(self, job: AnalysisJob) -> Prediction:
         from strike_pose.models.gradcam import heatmap_layer
 
         if job.want_heatmap:

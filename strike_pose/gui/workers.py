@@ -5,6 +5,8 @@
 `SearchRunner` keeps one long-lived thread for searches (the search makes its own offscreen GL context
 in the thread that runs it, so one thread means one context for the whole session).
 Both threads are ordinary (non-daemon) threads that `close()` stops and joins.
+`ModelTurns` lets the live workers (the classifier, the detector) run their forward passes one at a
+time, each getting an equal share of that time while both have work.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import collections
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
@@ -55,6 +58,52 @@ class RateMeter:
             return 0.0
         span = self._times[-1] - self._times[0]
         return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+class ModelTurns:
+    """One forward pass at a time among the live workers, shared fairly by time.
+
+    Why one at a time: on 2 cores, two model threads beside the UI thread (and the software renderer's)
+    take the UI's core; serialised, the models together use about one core, as live classification
+    alone did. Why by time, not by turn: a detection takes about 6 classifications' time on the CPU;
+    strict alternation would drop live classification to the detector's rate. So when several workers
+    wait, the one that has used the least time goes first (each gets half while both have work, all
+    of it while the other has none). A worker back from idle brings at most `credit` seconds of
+    unused share, so it cannot hold the model for long after a pause.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, credit: float = 0.5):
+        self._clock = clock
+        self._credit = credit
+        self._cond = threading.Condition()
+        self._busy: str | None = None
+        self._waiting: dict[str, int] = {}  # name -> arrival number (ties go to the first)
+        self._arrivals = 0
+        self.used: dict[str, float] = {}  # seconds each worker held the model (relative: only differences count)
+
+    def _next(self) -> str | None:
+        if not self._waiting:
+            return None
+        return min(self._waiting, key=lambda n: (self.used.get(n, 0.0), self._waiting[n]))
+
+    @contextmanager
+    def turn(self, name: str) -> Iterator[None]:
+        with self._cond:
+            self._arrivals += 1
+            self._waiting[name] = self._arrivals
+            if self.used:  # no banked share beyond `credit` behind the busiest
+                self.used[name] = max(self.used.get(name, 0.0), max(self.used.values()) - self._credit)
+            self._cond.wait_for(lambda: self._busy is None and self._next() == name)
+            del self._waiting[name]
+            self._busy = name
+        started = self._clock()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used[name] = self.used.get(name, 0.0) + self._clock() - started
+                self._busy = None
+                self._cond.notify_all()
 
 
 class LatestFrameWorker(Generic[T, R]):
