@@ -22,13 +22,13 @@ from strike_pose.gui.arcball import (ArcballDrag, ball_point, euler_from_matrix,
 from strike_pose.gui.files import FileBrowser, list_folder, native_filters
 from strike_pose.gui.layout import compute_layout, fit_view, Rect
 from strike_pose.gui.session import Session, ViewSettings
-from strike_pose.gui.workers import LatestFrameWorker, RateMeter, SearchJob, SearchRunner
+from strike_pose.gui.workers import LatestFrameWorker, ModelTurns, RateMeter, SearchJob, SearchRunner
 from strike_pose.gui.optimizer import SearchSettings
 from strike_pose.scene import Pose
 
 
 def no_session_threads() -> bool:
-    names = {"live-analysis", "pose-search", "strike-pose-map"}
+    names = {"live-analysis", "live-detection", "pose-search", "strike-pose-map"}
     return not any(t.name in names or t.name.startswith("loader") for t in threading.enumerate())
 
 
@@ -41,8 +41,13 @@ def test_keys_map_to_the_documented_actions():
     assert controls.action_for_key("ESCAPE") is None  # Escape must never quit
     assert controls.action_for_key("ESCAPE", ctrl=True) is None
     help_text = " ".join(k for k, _ in controls.HELP_ROWS)
-    for keys in ("Left / Right", "Up / Down", "Q / E", "A / D", "W / S", "R / F", "Backspace", "O", "C", "L", "H", "G"):
+    for keys in ("Left / Right", "Up / Down", "Q / E", "A / D", "W / S", "R / F", "Backspace", "O", "C", "L", "H", "G", "B"):
         assert keys in help_text
+    assert controls.action_for_key("B") == "toggle_detector"
+    assert len(set(controls.KEY_ACTIONS.values())) == len(controls.KEY_ACTIONS)  # one key per action
+    rows = {keys for keys, _ in controls.HELP_ROWS}
+    for key in controls.KEY_ACTIONS:  # every single-letter key has its row in the help
+        assert len(key) > 1 or any(key in r.split(" / ") or r == key for r in rows), key
 
 
 def test_step_pose_moves_one_field_by_the_documented_step():
@@ -189,6 +194,39 @@ def test_latest_frame_worker_reports_errors_and_keeps_going():
         assert worker.take_result().value == "good"
     finally:
         assert worker.close(5)
+
+
+def test_model_turns_one_at_a_time_and_fair_by_time():
+    """A slow worker (like the detector) and a fast one (like the classifier): never two passes at
+    once, and each holds the model about half the time while both have work, not half the turns."""
+    turns = ModelTurns()
+    inside, overlaps, passes = [0], [0], {"slow": 0, "fast": 0}
+    lock = threading.Lock()
+    stop = time.perf_counter() + 1.2
+
+    def work(name: str, seconds: float) -> None:
+        while time.perf_counter() < stop:
+            with turns.turn(name):
+                with lock:
+                    inside[0] += 1
+                    overlaps[0] += inside[0] > 1
+                time.sleep(seconds)
+                with lock:
+                    inside[0] -= 1
+                passes[name] += 1
+
+    threads = [threading.Thread(target=work, args=("slow", 0.06)), threading.Thread(target=work, args=("fast", 0.01))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert overlaps[0] == 0
+    assert turns.used["fast"] == pytest.approx(turns.used["slow"], rel=0.3)
+    assert passes["fast"] > 3 * passes["slow"]  # by time: the fast worker runs several times per slow pass
+    turns.used["fast"] += 100.0  # long busy while the other idled: it comes back with at most `credit`
+    with turns.turn("slow"):
+        pass
+    assert turns.used["fast"] - turns.used["slow"] <= 0.5 + 1e-6
 
 
 @dataclass(frozen=True)
@@ -556,6 +594,63 @@ def test_session_shows_a_smooth_display_or_what_the_model_sees(session):
     assert session.shown_image()[0] is session.frame
 
 
+# ---------------------------------------------------------------------------------- the detector
+
+def test_session_detector_mode_boxes_capture_and_off(session, bus):
+    """B turns the mode on: the detector is created in its worker, sees a 416 render of the view
+    (the bus at its start pose scores about 0.50), and what it found is part of what the window
+    shows; live classification goes on; a capture records the boxes; moving makes a new pass; B off."""
+    session.update()
+    state = session.shown_state()
+    assert session.key_press("B") == "toggle_detector" and session.view.detector
+    assert session.detection.loading and "loading" in session.status
+    wait_for(session, lambda: session.detection.result is not None and session.detection.result.frame_id == session.frame_id,
+             timeout=60)
+    assert session.shown_state() != state and not session.status_is_error, session.status
+    result = session.detection.result
+    assert result.size == 416 and result.forward > 0 and session.detection.forward_time > 0
+    assert session.coco_class == 5
+    bus_box = session.detection.best_of(5)
+    assert bus_box is not None and bus_box.score > 0.3 and bus_box.label == "bus"  # about 0.50
+    x0, y0, x1, y1 = bus_box.box
+    assert 0 <= x0 < x1 <= 416 and 0 <= y0 < y1 <= 416 and (x1 - x0) > 200  # the bus spans most of the view
+    session.detection.threshold = 0.3
+    boxes, size = session.detection_boxes()
+    assert size == 416 and boxes[0].class_index == 5
+    session.detection.threshold = 0.95  # above every box: the filter is after NMS, nothing is lost below
+    assert session.detection_boxes()[0] == [] and session.detection.best_of(5) is bus_box
+    session.detection.threshold = 0.3
+    wait_for(session, lambda: session.prediction is not None and session.prediction.frame_id == session.frame_id)
+    record = json.loads(open(session.capture().json_path).read())["detection"]
+    assert record["object_class"] == "bus" and record["object_detected"] and record["image_size"] == 416
+    assert record["detections"][0]["label"] == "bus" and len(json.dumps(record)) < 1500
+    submitted = session.detection.worker.submitted
+    session.key_press("RIGHT", now=0.0)
+    session.key_release("RIGHT")
+    session.update()  # the new view is rendered
+    wait_for(session, lambda: session.detection.result.frame_id == session.frame_id, timeout=60)
+    assert session.detection.worker.submitted == submitted + 1  # one pass for the new view, none while it rests
+    for _ in range(5):
+        session.update()
+    assert session.detection.worker.submitted == submitted + 1
+    session.key_press("B")
+    assert not session.view.detector and session.detection_boxes() is None and session.status == "detector mode off"
+    assert "detection" not in json.loads(open(session.capture().json_path).read())
+
+
+def test_session_detector_mode_without_weights_says_how_to_fetch_them(session, monkeypatch, tmp_path):
+    monkeypatch.setenv("STRIKE_POSE_MODELS", str(tmp_path / "no-models"))
+    session.set_detector(True)
+    wait_for(session, lambda: not session.detection.loading)
+    assert session.status_is_error and "strike-pose models fetch yolov3_tiny" in session.status
+    assert len(session.status.splitlines()) == 1
+    assert not session.view.detector and session.detection_boxes() is None  # the mode went off; nothing crashed
+    monkeypatch.undo()
+    session.key_press("B")  # weights there now: it tries again
+    wait_for(session, lambda: session.detection.ready, timeout=60)
+    assert session.view.detector and session.detection.error is None
+
+
 # ---------------------------------------------------------------------------------- the panels
 
 def test_panels_draw_headless_for_every_state(session, tmp_path):
@@ -578,6 +673,8 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
                       lambda: session.capture(),
                       lambda: setattr(state, "browser", FileBrowser("mesh", tmp_path)),
                       lambda: session.set_map(open=True, resolution=30),
+                      lambda: (session.set_detector(True),
+                               wait_for(session, lambda: session.detection.result is not None, timeout=60)),
                       lambda: (wait_for(session, lambda: session.map_view.snapshot()[1] is not None),
                                setattr(state, "map_texture", (1, 24, 12)))):
             setup()
@@ -586,7 +683,9 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
                 io.display_size = size
                 io.delta_time = 1 / 60
                 imgui.new_frame()
-                panels.draw(session, state, compute_layout(*size, 224, 224))
+                layout = compute_layout(*size, 224, 224)
+                panels.draw_boxes(imgui.get_background_draw_list(), session, layout.view)
+                panels.draw(session, state, layout)
                 imgui.render()
                 assert imgui.get_draw_data().total_vtx_count > 0
     finally:

@@ -219,3 +219,94 @@ def test_window_survives_resizes_held_keys_optimize_toggles_and_closing_while_se
     finally:
         stop(proc)
     assert_clean_exit_log(log_path)
+
+
+# The detector mode's window test: the window runs in a child with a driver (as the screenshots do)
+# that reports what the session holds and saves the window; the keys come from xdotool.
+DETECTOR_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from PIL import Image
+from strike_pose.gui import run_gui
+from strike_pose.models import create_classifier
+from strike_pose.scene import load_scene
+
+out = Path(sys.argv[1])
+state = {"phase": "start"}
+
+def driver(window, now):
+    session = window.session
+    if state["phase"] == "start" and session.prediction is not None and session.prediction.frame_id == session.frame_id:
+        # the bus scores about 0.50 at the start pose, at Darknet's threshold: lower it, so the box shows
+        session.detection.threshold = 0.3
+        Image.fromarray(window.read_window()).save(out / "before.png")
+        (out / "ready").write_text("")
+        state["phase"] = "wait_boxes"
+    elif state["phase"] == "wait_boxes":
+        result = session.detection.result
+        if session.view.detector and result is not None and result.frame_id == session.frame_id:
+            state.update(phase="settle", at=now)
+    elif state["phase"] == "settle" and now - state["at"] > 0.6:  # frames drawn with the boxes
+        Image.fromarray(window.read_window()).save(out / "boxes.png")
+        bus = session.detection.best_of(session.coco_class)
+        layout = window.layout.view
+        (out / "state.json").write_text(json.dumps({
+            "shown": [d.as_dict() for d in session.detection.shown()], "size": session.detection.result.size,
+            "bus": None if bus is None else bus.as_dict(), "coco_class": session.coco_class,
+            "view": [layout.x, layout.y, layout.width, layout.height], "live": session.prediction.source,
+            "forward_s": session.detection.forward_time, "status": session.status}))
+        state["phase"] = "done"
+
+sys.exit(run_gui(load_scene("school_bus"), create_classifier("efficientnet_lite0"), out / "shots",
+                 model_name="efficientnet_lite0", driver=driver))
+"""
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, "the GUI exited early"
+        assert time.monotonic() < deadline, f"no {path.name} after {timeout:g} s"
+        time.sleep(0.2)
+
+
+def green_box_pixels(image: np.ndarray, view: list[float]) -> int:
+    """Pixels of the object's box colour (panels.OBJECT_BOX) inside the view."""
+    x, y, w, h = (int(v) for v in view)
+    part = image[y:y + h, x:x + w].astype(int)
+    return int((np.abs(part - [40, 200, 70]).sum(axis=-1) < 30).sum())
+
+
+def test_window_detector_mode_by_its_key_draws_boxes_and_exports_them(display, tmp_path):
+    """B turns the detector mode on: the detector loads off the UI thread, finds the bus at the start
+    pose and its box is drawn over the view in the object's colour; live classification goes on; a
+    capture carries the detections in its sidecar; B turns it off; Ctrl+Q exits cleanly."""
+    from PIL import Image
+
+    log_path = tmp_path / "gui.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-c", DETECTOR_CHILD, str(tmp_path)], env=display_environment(display),
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        find_window(display)
+        wait_for_file(tmp_path / "ready", proc, timeout=60)
+        xdotool(display, "key", "b")
+        wait_for_file(tmp_path / "state.json", proc, timeout=60)
+        state = json.loads((tmp_path / "state.json").read_text())
+        assert state["coco_class"] == 5 and state["size"] == 416
+        assert state["bus"] is not None and state["bus"]["score"] > 0.3, state  # about 0.50
+        assert any(d["label"] == "bus" for d in state["shown"]) and state["live"] == "live"
+        before = np.asarray(Image.open(tmp_path / "before.png").convert("RGB"))
+        after = np.asarray(Image.open(tmp_path / "boxes.png").convert("RGB"))
+        assert green_box_pixels(after, state["view"]) > 20 * green_box_pixels(before, state["view"]) + 200
+        xdotool(display, "key", "c")
+        record = wait_for_shots(tmp_path / "shots", 1, proc, timeout=30)[0]
+        detection = record["detection"]
+        assert detection["detector"] == "yolov3_tiny" and detection["object_class"] == "bus"
+        assert detection["conf_threshold"] == 0.3 and detection["object_detected"] is True
+        assert 1 <= len(detection["detections"]) <= 10 and detection["detections"][0]["label"] == "bus"
+        xdotool(display, "key", "b", "ctrl+q")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        stop(proc)
+    assert_clean_exit_log(log_path)

@@ -211,6 +211,7 @@ def window_class():
             draw_list.add_image(imgui.ImTextureRef(self.view_texture.glo), *corners)
             if self._shown_layer is not None:  # imgui blends it with its alpha, as overlay_heatmap does
                 draw_list.add_image(imgui.ImTextureRef(self.heat_texture.glo), *corners)
+            panels.draw_boxes(draw_list, session, view)
             panels.draw(session, self.panel_state, layout)
             imgui.render()
             self.imgui_renderer.render(imgui.get_draw_data())

@@ -44,11 +44,13 @@ class Shot:
 
 def take_shot(folder: str | Path, scene, base_scene, pose, classifier, image: np.ndarray, probs: np.ndarray,
               *, target: int | None = None, view: dict | None = None, search: dict | None = None,
-              window_image: np.ndarray | None = None) -> Shot:
-    """Write STEM.png (+ STEM-window.png) and STEM.json into `folder`; never overwrites."""
+              window_image: np.ndarray | None = None, extra: dict | None = None) -> Shot:
+    """Write STEM.png (+ STEM-window.png) and STEM.json into `folder`; never overwrites. `extra`: more
+    of the sidecar (the detector mode's detections)."""
     view = dict(view or {})
     record = shot_record(scene, pose, classifier, probs, target=target, **(search or {"method": "manual"}))
     record["view"] = view
+    record.update(extra or {})
     files = export_shot(Path(folder), shot_stem(scene.name, probs), image, record, window_image=window_image)
     top1 = int(np.argmax(probs))
     return Shot(files["image"], files["json"], files.get("window"), pose, base_scene,

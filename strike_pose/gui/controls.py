@@ -40,6 +40,7 @@ KEY_ACTIONS: dict[str, str] = {
     "W": "move_up", "S": "move_down", "R": "nearer", "F": "farther",
     "BACKSPACE": "reset_pose", "O": "optimize", "C": "capture", "L": "toggle_live",
     "H": "toggle_help", "G": "toggle_gradcam", "M": "toggle_model_view", "P": "toggle_map", "N": "centre_map",
+    "B": "toggle_detector",
 }
 CTRL_KEY_ACTIONS: dict[str, str] = {"Q": "quit"}
 
@@ -60,6 +61,7 @@ HELP_ROWS: tuple[tuple[str, str], ...] = (
     ("M", "show what the model sees (its input, pixel for pixel) / smooth"),
     ("P", "the pose map on / off (click a cell: the object glides there)"),
     ("N", "compute the map again around the current pose"),
+    ("B", "the detector mode: YOLOv3-tiny's boxes over the view"),
     ("H", "this help on / off"),
     ("Left drag", "rotate (arcball)"),
     ("Right drag", "move in x / y"),

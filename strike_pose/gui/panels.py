@@ -1,8 +1,9 @@
 """The imgui panels: they show a Session's fields and call its methods; no logic of their own.
 
 Layout: the view on the left (drawn behind the panels), one column of collapsible panels on the right
-(predictions, search, pose & light, captures, scene), a status line at the bottom, and the help over
-the view's corner.
+(predictions, the detector, search, pose & light, captures, scene, the pose map), a status line at
+the bottom, and the help over the view's corner. The detector mode's boxes are drawn over the view by
+`draw_boxes` (the window calls it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ GREEN = imgui.ImVec4(0.35, 0.85, 0.40, 1.0)
 ORANGE = imgui.ImVec4(1.0, 0.62, 0.20, 1.0)
 RED = imgui.ImVec4(1.0, 0.40, 0.35, 1.0)
 GREY = imgui.ImVec4(0.65, 0.65, 0.65, 1.0)
+# the detector's boxes, as strike_pose.models.detector.draw_detections colours them in exports
+OBJECT_BOX = imgui.ImVec4(40 / 255, 200 / 255, 70 / 255, 1.0)  # the object's own COCO class
+OTHER_BOX = imgui.ImVec4(1.0, 150 / 255, 30 / 255, 1.0)
 ROOMY_PANEL = 760  # pixels of panel height below which the panels start compact
 PANEL_FLAGS = (imgui.WindowFlags_.no_move | imgui.WindowFlags_.no_resize | imgui.WindowFlags_.no_collapse
                | imgui.WindowFlags_.no_saved_settings)
@@ -66,6 +70,12 @@ def _side_panel(session: Session, state: PanelState, layout: Layout) -> None:
     roomy = panel.height >= ROOMY_PANEL  # a short window opens only the first two panels at start
     if _header("Predictions", True):
         _predictions(session)
+    imgui.set_next_item_open(session.view.detector, imgui.Cond_.always)  # B opens and closes it too
+    opened = imgui.collapsing_header("Detector (B)")
+    if opened != session.view.detector:
+        session.set_detector(opened)
+    if opened:
+        _detector(session)
     if _header("Search", True):
         _search(session, state, roomy)
     if _header("Pose and light", roomy):
@@ -133,6 +143,66 @@ def _predictions(session: Session) -> None:
     changed, show_help = imgui.checkbox("help (H)", session.view.help)
     if changed:
         session.set_view(help=show_help)
+
+
+def _detector(session: Session) -> None:
+    """The detector mode: its boxes (label, score), whether the object's class is seen, its own rate."""
+    detection = session.detection
+    if detection.error is not None:
+        _wrapped(RED, f"the detector is unavailable: {detection.error}")
+        return
+    if not detection.ready:
+        imgui.text_colored(GREY, f"loading {detection.name}...")
+        return
+    _, detection.threshold = imgui.slider_float("threshold##detector", detection.threshold, 0.05, 0.95, "%.2f")
+    wanted = session.coco_class
+    labels = detection.detector.labels
+    boxes = session.detection_boxes()
+    if boxes is None:
+        imgui.text_colored(GREY, "paused while Optimize runs" if session.searching else "waiting for the first boxes...")
+    else:
+        found, _ = boxes
+        if wanted is None:
+            imgui.text_colored(GREY, f"{session.base_scene.name} has no COCO class (the scene may name one: "
+                                     "detector_class)")
+        else:
+            mine = next((d for d in found if d.class_index == wanted), None)
+            if mine is not None:
+                imgui.text_colored(GREEN, f"the detector sees the {mine.label}: {mine.label} {mine.score:.2f}")
+            else:
+                best = detection.best_of(wanted)
+                below = f" (its best box: {best.score:.2f} < {detection.threshold:.2f})" if best is not None else ""
+                imgui.text_colored(RED, f"the detector misses the {labels[wanted]}{below}")
+        imgui.text_colored(GREY, f"{len(found)} box(es) above {detection.threshold:.2f}" + (":" if found else ""))
+        for d in found[:8]:
+            imgui.text_colored(GREEN if d.class_index == wanted else ORANGE, f"  {d.label} {d.score:.2f}")
+    forward = detection.forward_time
+    rate = detection.rate.rate(session.clock())
+    imgui.text_colored(GREY, f"{detection.name} on {detection.detector.device}, {detection.input_size} px: "
+                       + (f"{forward * 1000:.0f} ms a pass" if forward is not None else "-") + ", "
+                       + (f"{rate:.1f}/s" if rate > 0 else "idle"))
+
+
+def draw_boxes(draw_list, session: Session, view) -> None:
+    """The detector's boxes over the view (a layout Rect), scaled from the detector's image to the view:
+    the object's COCO class in green, the others in orange, each labelled with its class and score."""
+    boxes = session.detection_boxes()
+    if not boxes or not boxes[0]:
+        return
+    found, size = boxes
+    wanted = session.coco_class
+    scale = view.width / max(size, 1)
+    for d in sorted(found, key=lambda d: d.score):  # the best on top
+        colour = imgui.get_color_u32(OBJECT_BOX if d.class_index == wanted else OTHER_BOX)
+        x0, y0, x1, y1 = (view.x + d.box[0] * scale, view.y + d.box[1] * scale,
+                          view.x + d.box[2] * scale, view.y + d.box[3] * scale)
+        draw_list.add_rect((x0, y0), (x1, y1), colour, rounding=0.0, thickness=2.0)
+        text = f"{d.label} {d.score:.2f}"
+        extent = imgui.calc_text_size(text)
+        w, h = extent.x, extent.y
+        ty = max(view.y, y0 - h - 2)
+        draw_list.add_rect_filled((x0, ty), (x0 + w + 6, ty + h + 2), colour)
+        draw_list.add_text((x0 + 3, ty + 1), imgui.get_color_u32(imgui.ImVec4(0, 0, 0, 1)), text)
 
 
 def _search(session: Session, state: PanelState, roomy: bool = True) -> None:

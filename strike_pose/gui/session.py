@@ -1,8 +1,8 @@
 """The visualizer's state and every action it offers, with no window: the GUI is a thin view over this.
 
 A Session holds the scene, the pose, the view toggles, the classifier, the frame and the captures,
-and owns three parts, each an object with its own thread: `live` (gui/live.py: the newest frame
-classified, with Grad-CAM), `optimizer` (gui/optimizer.py: Optimize, its settings and its result) and
+and owns its parts, each an object with its own thread: `live` (gui/live.py: the newest frame
+classified, with Grad-CAM), `detection` (gui/detection.py: the detector mode's boxes), `optimizer` (gui/optimizer.py: Optimize, its settings and its result) and
 `loader` (gui/loader.py: files and models opened in the background). The window calls `key_press`,
 `begin_rotate`, ..., then once a frame `update(now)`, and shows `shown_image()` (with `heatmap_layer()`
 over it); tests drive the same methods with an offscreen renderer. The view itself is rendered on the
@@ -25,11 +25,12 @@ from strike_pose.errors import StrikePoseError
 from strike_pose.gui import controls
 from strike_pose.gui.arcball import ArcballDrag
 from strike_pose.gui.capture import Shot, take_shot
+from strike_pose.gui.detection import LiveDetection
 from strike_pose.gui.live import LiveAnalysis, Prediction
 from strike_pose.gui.loader import Loader
 from strike_pose.gui.mapview import MapView
 from strike_pose.gui.optimizer import Optimizer
-from strike_pose.gui.workers import RateMeter
+from strike_pose.gui.workers import ModelTurns, RateMeter
 from strike_pose.models.labels import label_of, resolve_class
 from strike_pose.scene import Pose, Scene
 
@@ -58,6 +59,7 @@ class ViewSettings:
     gradcam: bool = False  # heatmap of the top-1 class over the view
     help: bool = False  # the key table over the view (H); the status line says so at start
     model_view: bool = False  # show the model's input pixel for pixel instead of the smooth display (M)
+    detector: bool = False  # the detector mode: its boxes over the view (B)
     save_window: bool = False  # a capture also saves the whole window
 
     def shown(self, base: Scene, specular_strength: float) -> Scene:
@@ -108,7 +110,9 @@ class Session:
         self.repeater = controls.KeyRepeater()
         self._drag: ArcballDrag | None = None
 
-        self.live = LiveAnalysis(clock)
+        self.turns = ModelTurns(clock)  # the classifier and the detector take turns at the CPU
+        self.live = LiveAnalysis(clock, self.turns)
+        self.detection = LiveDetection(clock, self.turns)
         self.optimizer = Optimizer(self, search_function, clock)
         self.loader = Loader(self)
         self.map_view = MapView(yield_to=self.live.worker.wait_idle, live_idle=lambda: self.live.worker.idle)
@@ -145,7 +149,7 @@ class Session:
 
     def set_view(self, **changes: bool) -> None:
         """Toggle background / texture / specular (scene changes) or live / gradcam / help / save_window /
-        model_view."""
+        model_view / detector."""
         scene_fields = {"background", "texture", "specular"}
         for name, value in changes.items():
             setattr(self.view, name, bool(value))
@@ -153,6 +157,18 @@ class Session:
             self._scene_changed()
         if {"live", "gradcam"} & set(changes):
             self._analysis_wanted = True
+        if changes.get("detector"):
+            self.detection.start()
+
+    def set_detector(self, on: bool) -> None:
+        """The detector mode on or off (B, or its panel): created the first time, off the UI thread."""
+        self.set_view(detector=on)
+        if not on:
+            self.say("detector mode off")
+        elif self.detection.loading:
+            self.say(f"detector mode on: loading {self.detection.name}...")
+        else:
+            self.say("detector mode on")
 
     def set_light(self, **changes) -> None:
         """ambient, diffuse, direction, shininess, or specular (the strength used when specular is on)."""
@@ -229,6 +245,7 @@ class Session:
         else:
             {"reset_pose": self.reset_pose, "optimize": self.optimizer.toggle, "capture": self.capture,
              "toggle_map": lambda: self.set_map(open=not self.map_open), "centre_map": self.centre_map,
+             "toggle_detector": lambda: self.set_detector(not self.view.detector),
              "quit": lambda: setattr(self, "quit_requested", True)}[action]()
         return action
 
@@ -290,7 +307,8 @@ class Session:
                 self.prediction = Prediction(probs, self.frame_id, "capture")
             shot = take_shot(self.export_dir, self.scene, self.base_scene, self.pose, self.classifier, image,
                              probs, target=self.optimizer.settings.target, view=self.view.exported(),
-                             search=self.optimizer.record_for(self.pose), window_image=window_image)
+                             search=self.optimizer.record_for(self.pose), window_image=window_image,
+                             extra=self._detection_record())
         except (StrikePoseError, OSError) as exc:
             self.say(f"capture failed: {exc}", error=True)
             return None
@@ -298,6 +316,20 @@ class Session:
         verdict = "fooled" if shot.fooled else "not fooled"
         self.say(f"captured {shot.name} ({verdict}: top-1 {shot.top1_label!r} {shot.top1_prob:.2f})")
         return shot
+
+    def _detection_record(self) -> dict | None:
+        """The sidecar's detections while the detector mode is on: of exactly this view (detected now
+        when the worker has not seen it yet)."""
+        detection = self.detection
+        if not self.view.detector or not detection.ready:
+            return None
+        result = detection.result
+        if result is not None and result.frame_id == self.frame_id:
+            found, size = detection.shown(self.frame_id), result.size
+        else:
+            size = detection.input_size
+            found = detection.detect_now(self.renderer.render(self.scene, self.pose, size=size))
+        return {"detection": detection.record(found, size, self.coco_class)}
 
     def return_to(self, shot: Shot) -> None:
         """Back to a captured shot: its scene, view toggles and pose."""
@@ -343,10 +375,15 @@ class Session:
             for action, fine in self.repeater.due(now):
                 self.move(action, fine)
         self._take_analysis()
+        self._take_detection()
         self.render_if_needed()
         if self._analysis_wanted and not self.searching and (self.view.live or self.view.gradcam):
             self.live.submit(self.frame, self.frame_id, self.classifier, self.view.gradcam)
             self._analysis_wanted = False
+        if self.view.detector and not self.searching and self.detection.wants(self.frame_id):
+            # the view at the detector's own size, rendered only when it is free for it (see gui/detection.py)
+            size = self.detection.input_size
+            self.detection.submit(self.renderer.render(self.scene, self.pose, size=size), self.frame_id)
 
     def render_if_needed(self) -> None:
         size = self.input_size
@@ -395,6 +432,36 @@ class Session:
         elif prediction is not None and not self.searching:  # while searching, the search's are newer
             self.prediction = prediction
 
+    def _take_detection(self) -> None:
+        was_loading = self.detection.loading
+        error = self.detection.take()
+        if error is not None:
+            self.say(error, error=True)
+            if self.detection.error is not None:  # no detector: the mode goes off (B tries again)
+                self.view.detector = False
+        elif was_loading and self.detection.ready and self.view.detector:
+            detector = self.detection.detector
+            self.say(f"detector mode on: {detector.name} on {detector.device}, loaded in "
+                     f"{getattr(detector, 'load_seconds', 0.0):.1f} s")
+
+    @property
+    def coco_class(self) -> int | None:
+        """The object's MS COCO class, which the detector should find (None: COCO has none)."""
+        from strike_pose.models.coco import coco_class_of
+
+        try:
+            return coco_class_of(self.base_scene)
+        except StrikePoseError:
+            return None
+
+    def detection_boxes(self) -> tuple[list, int] | None:
+        """What the window draws over the view in the detector mode: (the boxes above the threshold,
+        the side of the image their pixels are in), or None (mode off, no boxes yet, Optimize runs)."""
+        result = self.detection.result
+        if not self.view.detector or self.searching or result is None:
+            return None
+        return self.detection.shown(), result.size
+
     def frame_tick(self, now: float, drawn: bool = True) -> None:
         """The window calls this once a pass of its loop (the UI rate), saying whether it drew."""
         self.ui_rate.tick(now)
@@ -407,7 +474,8 @@ class Session:
         map_version = self.map_view.snapshot()[0] if self.map_open else None
         return (self.frame_id, self.display_id, id(self.prediction), self.pose, self.status, self.status_is_error,
                 id(self.optimizer.step), self.optimizer.searching, self.loader.loading is not None, map_version,
-                self.capture_pending, len(self.captures), self.gliding, self.model_name, id(self.base_scene))
+                self.capture_pending, len(self.captures), self.gliding, self.model_name, id(self.base_scene),
+                self.view.detector, id(self.detection.result), self.detection.loading, self.detection.threshold)
 
     def heatmap_layer(self) -> np.ndarray | None:
         """The RGBA Grad-CAM layer to draw over the frame, when Grad-CAM is on and one fits the frame."""
@@ -484,6 +552,8 @@ class Session:
             left.append("pose-search")
         if not self.live.close(timeout):
             left.append("live-analysis")
+        if not self.detection.close(timeout):
+            left.append("live-detection")
         if not self.map_view.close(timeout):
             left.append("pose-map")
         self.loader.close()
