@@ -1,5 +1,5 @@
-"""Screenshots of the visualizer for the README: idle, what the model sees (with the help), during
-Optimize, after success, Grad-CAM.
+"""Screenshots of the visualizer for the README: idle, the detector mode, what the model sees (with the
+help), during Optimize, after success, Grad-CAM.
 
     python -m strike_pose.gui.screenshots OUTDIR [--scene school_bus] [--model efficientnet_lite0]
 
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from PIL import Image
 
-SHOTS = ("idle", "model-view", "optimizing", "success", "gradcam")
+SHOTS = ("idle", "detector", "model-view", "optimizing", "success", "gradcam")
+DOCS_SHOTS = ("idle", "detector", "optimizing", "success")  # the README's copies (make screenshots)
 
 
 class ScreenshotScript:
@@ -54,6 +55,18 @@ class ScreenshotScript:
             return
         if self.phase == "idle" and self._live_prediction_ready(session, now, 2.0):
             self._save(window, "idle")
+            session.set_detector(True)
+            self._next("detector", now)
+        elif self.phase == "detector":  # its boxes of this very view, with the smooth display and a live prediction
+            result = session.detection.result
+            ready = result is not None and result.frame_id == session.frame_id
+            if session.detection.error is not None:
+                print(f"no detector screenshot: {session.detection.error}", flush=True)
+            elif not (ready and self._live_prediction_ready(session, now, 1.5)):
+                return
+            else:
+                self._save(window, "detector")
+            session.set_detector(False)
             session.set_view(model_view=True, help=True)
             self._next("model_view", now)
         elif self.phase == "model_view" and now - self.since > 1.0:
@@ -126,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                    "--child"]
         rc = subprocess.run(command, env=display_environment(display)).returncode
     if rc == 0 and args.docs:
-        for name in ("idle", "optimizing", "success"):
+        for name in DOCS_SHOTS:
+            if not (Path(args.out_dir) / f"{name}.png").is_file():
+                continue  # the detector's, when its weights are not fetched
             write_docs_copy(Path(args.out_dir) / f"{name}.png", Path(args.docs) / f"gui-{name}.png")
     return rc
 
