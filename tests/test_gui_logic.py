@@ -651,6 +651,39 @@ def test_session_detector_mode_without_weights_says_how_to_fetch_them(session, m
     assert session.view.detector and session.detection.error is None
 
 
+def test_optimize_against_the_detector_runs_the_search_on_it(bus, classifier, renderer, tmp_path):
+    """The objective "the detector misses it": the search gets the detector (with the mode's threshold)
+    and detector-miss, untargeted; the detector mode turns on; the classifier's panel keeps ImageNet's."""
+    from strike_pose.models.detector import Detector
+
+    calls = []
+
+    def recording_search(scene, model, start, cancel, **options):
+        calls.append((model, options))
+        return iter(())
+
+    session = Session(bus, classifier, renderer, tmp_path, search_function=recording_search)
+    try:
+        settings = session.optimizer.settings
+        settings.objective, settings.target = "detector-miss", 3
+        assert settings.options()["objective"] == "detector-miss" and settings.options()["target"] is None
+        assert not session.optimizer.begin() and "loading" in session.status  # the detector is created first
+        assert session.view.detector
+        wait_for(session, lambda: session.detection.ready, timeout=60)
+        session.detection.threshold = 0.4
+        assert session.optimizer.begin()
+        wait_for(session, lambda: not session.searching)
+        model, options = calls[-1]
+        assert isinstance(model, Detector) and model.conf_threshold == 0.4 and model.net is session.detection.detector.net
+        assert options["objective"] == "detector-miss" and options["target"] is None
+        settings.objective = "classifier"
+        assert session.optimizer.begin()
+        wait_for(session, lambda: not session.searching)
+        assert calls[-1][0] is classifier and calls[-1][1]["objective"] is None and calls[-1][1]["target"] == 3
+    finally:
+        assert session.close(10) == []
+
+
 # ---------------------------------------------------------------------------------- the panels
 
 def test_panels_draw_headless_for_every_state(session, tmp_path):
@@ -675,6 +708,7 @@ def test_panels_draw_headless_for_every_state(session, tmp_path):
                       lambda: session.set_map(open=True, resolution=30),
                       lambda: (session.set_detector(True),
                                wait_for(session, lambda: session.detection.result is not None, timeout=60)),
+                      lambda: setattr(session.optimizer.settings, "objective", "detector-miss"),
                       lambda: (wait_for(session, lambda: session.map_view.snapshot()[1] is not None),
                                setattr(state, "map_texture", (1, 24, 12)))):
             setup()

@@ -157,6 +157,15 @@ class LiveDetection:
             found = self.detector.detect(frame)
         return [d for d in found if d.score >= self.threshold]
 
+    def search_model(self):
+        """The detector for Optimize against it: the same network, with the mode's threshold as the
+        search's (the search judges a miss by the detector's own threshold, not by SCORE_FLOOR)."""
+        from strike_pose.models.detector import Detector
+
+        d = self.detector
+        return Detector(d.name, d.net, d.labels, d.device, conf_threshold=round(self.threshold, 3),
+                        nms_threshold=d.nms_threshold)
+
     def close(self, timeout: float) -> bool:
         return self.worker.close(timeout) if self.worker is not None else True
 

@@ -8,6 +8,11 @@ status line, the capture), and keeps no copy of the session's state.
 Every end goes through one reducer, `strike_pose.search.result.SearchResult`, the same that the
 command line and experiments use: the closest fooling pose, else the pose with the lowest loss,
 re-checked on the session's OpenGL renderer; a capture of that pose records how it was found.
+
+The objective: the classifier fooled (its top-1 not the true class, or the target), or "the detector
+misses it" (strike_pose.search's detector-miss: no box of the object's COCO class on it above the
+detector mode's threshold); against the detector the search is untargeted and the detector mode turns
+on, so its boxes show where the search ended.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from strike_pose.models.labels import label_of
 from strike_pose.scene import Pose
 from strike_pose.search import DEFAULT_STEPS, METHODS
 
+# what Optimize searches against: strike_pose.search's objective -> what the panel calls it
+OBJECTIVE_CHOICES = {"classifier": "the classifier is fooled", "detector-miss": "the detector misses it"}
+
 
 @dataclass
 class SearchSettings:
@@ -35,10 +43,16 @@ class SearchSettings:
     in_view: bool = True  # only poses that show the whole object count
     seed: int = 0
     auto_capture: bool = True  # capture the closest fooling pose when a search ends
+    objective: str = "classifier"  # or "detector-miss" (OBJECTIVE_CHOICES)
+
+    @property
+    def against_detector(self) -> bool:
+        return self.objective != "classifier"
 
     def options(self) -> dict:
         """The keywords of strike_pose.search.search (and of SearchResult.of) these settings stand for."""
-        return {"method": self.method, "target": self.target, "steps": int(self.steps),
+        return {"method": self.method, "target": None if self.against_detector else self.target,
+                "objective": self.objective if self.against_detector else None, "steps": int(self.steps),
                 "learning_rate": self.learning_rate if self.learning_rate > 0 else None,
                 "radius": None if self.whole_space else float(self.radius), "mode": "nearest",
                 "search_light": self.search_light, "in_view": self.in_view, "seed": int(self.seed)}
@@ -55,6 +69,7 @@ class Optimizer:
         self.start: Pose = session.pose  # where the last Optimize started
         self.scene = session.scene  # the scene it searches (the view toggles applied)
         self.result = None  # the SearchResult of the last search, while the object stays at its pose
+        self.model = session.classifier  # what the last search ran against (the classifier or the detector)
 
     def toggle(self) -> None:
         if self.searching:
@@ -68,11 +83,21 @@ class Optimizer:
             s.say("the last search is still stopping; try again in a moment", error=True)
             return False
         options = self.settings.options()
-        self.runner.start(SearchJob(s.scene, s.classifier, s.pose, options))
-        self.start, self.scene = s.pose, s.scene
+        model = s.classifier
+        if self.settings.against_detector:
+            s.set_view(detector=True)  # created the first time; its boxes show where the search ends
+            if not s.detection.ready:
+                why = s.detection.error or f"{s.detection.name} is loading; press O again in a moment"
+                s.say(f"cannot optimize against the detector yet: {why}", error=True)
+                return False
+            model = s.detection.search_model()
+        self.runner.start(SearchJob(s.scene, model, s.pose, options))
+        self.start, self.scene, self.model = s.pose, s.scene, model
         self.searching, self.step, self.loss_history, self.result = True, None, [], None
         s.repeater.release_all()
         goal = f"towards {label_of(options['target'])!r}" if options["target"] is not None else "untargeted"
+        if self.settings.against_detector:
+            goal = f"until {s.detection.name} misses the object"
         where = "the whole pose space" if options["radius"] is None else f"within {options['radius']:g} deg"
         s.say(f"optimizing ({options['method']}, {goal}, {where})... O or Stop ends it at the closest "
               "fooling pose found")
@@ -108,7 +133,8 @@ class Optimizer:
         self.session.show_search_step(step)
         if step.closest is not None:
             c = step.closest
-            self.session.say(f"optimizing: fooled, as {label_of(int(np.argmax(c.probs)))!r}, "
+            seen = label_of(int(np.argmax(c.probs))) if not self.settings.against_detector else "a miss"
+            self.session.say(f"optimizing: fooled, as {seen!r}, "
                              f"{c.rotation_from_start:.1f} deg from the start; looking for a closer one... O or Stop "
                              "ends it there")
 
@@ -135,7 +161,7 @@ class Optimizer:
 
         s = self.session
         try:
-            result = SearchResult.of(step, self.scene, s.classifier, self.start, renderer=s.renderer,
+            result = SearchResult.of(step, self.scene, self.model, self.start, renderer=s.renderer,
                                      **self.settings.options())
         except Exception as exc:  # the re-check renders and classifies: say so rather than lose the pose
             s.say(f"could not check the search's result: {type(exc).__name__}: {exc}", error=True)
@@ -144,6 +170,13 @@ class Optimizer:
         s.show_result(result)
         distance = result.distances()["rotation_from_start"]
         top = result.top1
+        objective = getattr(result, "objective", None)
+        seen = objective.seen_label(result.probs) if objective is not None else label_of(top)
+        if result.found is None and self.settings.against_detector:
+            own = objective.true_class  # against the detector: the object's COCO class
+            s.say(f"{why_not}; showing the best pose so far ({objective.labels[own]} "
+                  f"{float(result.probs[own]):.2f}, {distance:.1f} deg from the start)", error=True)
+            return
         if result.found is None:
             goal = result.target
             p_goal = (f"target {label_of(goal)!r} p={float(result.probs[goal]):.3f}" if goal is not None
@@ -151,7 +184,12 @@ class Optimizer:
             s.say(f"{why_not}; showing the best pose so far ({p_goal}, {distance:.1f} deg from the start)", error=True)
             return
         message = (f"{how} after {step.index} steps ({result.seconds:.1f} s): the closest fooling pose is "
-                   f"{distance:.1f} deg from the start; the model sees {label_of(top)!r} ({float(result.probs[top]):.2f})")
+                   f"{distance:.1f} deg from the start; the model sees {seen!r} ({float(result.probs[top]):.2f})")
+        if self.settings.against_detector:
+            own = objective.true_class
+            message = (f"{how} after {step.index} steps ({result.seconds:.1f} s): the closest pose the detector "
+                       f"misses is {distance:.1f} deg from the start; its best {objective.labels[own]} box there "
+                       f"scores {float(result.probs[own]):.3f} (threshold {objective.threshold:.3f})")
         if not result.success:
             message += " on a single OpenGL picture, which does not fool it"
         s.say(message, error=not result.success)

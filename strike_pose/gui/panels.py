@@ -18,6 +18,7 @@ from imgui_bundle import imgui
 from strike_pose.gui import controls
 from strike_pose.gui.files import FILE_KINDS, FileBrowser, native_dialog_available, native_filters
 from strike_pose.gui.layout import Layout
+from strike_pose.gui.optimizer import OBJECTIVE_CHOICES
 from strike_pose.gui.session import Session
 from strike_pose.search import METHODS
 from strike_pose.models.labels import find_classes, imagenet_labels, label_of
@@ -168,7 +169,7 @@ def _detector(session: Session) -> None:
         else:
             mine = next((d for d in found if d.class_index == wanted), None)
             if mine is not None:
-                imgui.text_colored(GREEN, f"the detector sees the {mine.label}: {mine.label} {mine.score:.2f}")
+                imgui.text_colored(GREEN, f"{mine.label} {mine.score:.2f}: the detector sees the {mine.label}")
             else:
                 best = detection.best_of(wanted)
                 below = f" (its best box: {best.score:.2f} < {detection.threshold:.2f})" if best is not None else ""
@@ -213,6 +214,12 @@ def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
     changed, index = imgui.combo("method", index, methods)
     if changed:
         settings.method = methods[index]
+    objectives = list(OBJECTIVE_CHOICES)
+    index = objectives.index(settings.objective) if settings.objective in objectives else 0
+    changed, index = imgui.combo("objective", index, list(OBJECTIVE_CHOICES.values()))
+    if changed:
+        settings.objective = objectives[index]
+    imgui.begin_disabled(settings.against_detector)  # against the detector the search is untargeted
     target_text = "untargeted (any wrong class)" if settings.target is None else \
         f"{settings.target}: {label_of(settings.target)}"
     imgui.text("target:")
@@ -220,6 +227,7 @@ def _search(session: Session, state: PanelState, roomy: bool = True) -> None:
     imgui.text_colored(ORANGE if settings.target is not None else GREY, target_text)
     if roomy or not session.searching:  # a short window hides the class picker while a search runs
         _class_picker(state, settings, 110 if roomy else 50)
+    imgui.end_disabled()
     if not roomy:  # steps and learning rate share a row, without their +/- buttons
         imgui.push_item_width(imgui.get_content_region_avail().x / 2 - 64)
     changed, steps = imgui.input_int("steps", settings.steps, 10 if roomy else 0, 100 if roomy else 0)

@@ -264,7 +264,8 @@ class Session:
         if step.light is not None and step.light != self.scene.light:
             self.scene = replace(self.scene, light=step.light)
             self._frame_dirty = True
-        self.prediction = Prediction(np.asarray(step.probs), None, "search")
+        if not self.optimizer.settings.against_detector:  # the detector's verdicts are COCO's, not the classifier's
+            self.prediction = Prediction(np.asarray(step.probs), None, "search")
 
     def show_result(self, result) -> None:
         """Put the object where a search ended (with its light, when the light was searched), with the
@@ -276,7 +277,10 @@ class Session:
                                                          direction=light.direction)
         self.scene = self._effective(self.base_scene)
         self._frame_dirty = True
-        self.prediction = Prediction(np.asarray(result.probs), None, "search")
+        if len(result.probs) == len(self.classifier.labels):  # else the detector's: the live view classifies it
+            self.prediction = Prediction(np.asarray(result.probs), None, "search")
+        else:
+            self.prediction, self._analysis_wanted = None, True
 
     @property
     def searching(self) -> bool:
