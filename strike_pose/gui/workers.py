@@ -68,8 +68,9 @@ class ModelTurns:
     alone did. Why by time, not by turn: a detection takes about 6 classifications' time on the CPU;
     strict alternation would drop live classification to the detector's rate. So when several workers
     wait, the one that has used the least time goes first (each gets half while both have work, all
-    of it while the other has none). A worker back from idle brings at most `credit` seconds of
-    unused share, so it cannot hold the model for long after a pause.
+    of it while the other has none). A worker back from idle (away longer than `credit` seconds since
+    its last pass) brings at most `credit` seconds of unused share, so it cannot hold the model for long
+    after a pause; one that comes straight back keeps what it is owed, however long the other's passes.
     """
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter, credit: float = 0.5):
@@ -79,6 +80,7 @@ class ModelTurns:
         self._busy: str | None = None
         self._waiting: dict[str, int] = {}  # name -> arrival number (ties go to the first)
         self._arrivals = 0
+        self._released: dict[str, float] = {}  # when each worker's last pass ended
         self.used: dict[str, float] = {}  # seconds each worker held the model (relative: only differences count)
 
     def _next(self) -> str | None:
@@ -91,7 +93,8 @@ class ModelTurns:
         with self._cond:
             self._arrivals += 1
             self._waiting[name] = self._arrivals
-            if self.used:  # no banked share beyond `credit` behind the busiest
+            away = self._clock() - self._released.get(name, float("-inf"))
+            if self.used and away > self._credit:  # back from idle: no banked share beyond `credit`
                 self.used[name] = max(self.used.get(name, 0.0), max(self.used.values()) - self._credit)
             self._cond.wait_for(lambda: self._busy is None and self._next() == name)
             del self._waiting[name]
@@ -101,7 +104,9 @@ class ModelTurns:
             yield
         finally:
             with self._cond:
-                self.used[name] = self.used.get(name, 0.0) + self._clock() - started
+                now = self._clock()
+                self.used[name] = self.used.get(name, 0.0) + now - started
+                self._released[name] = now
                 self._busy = None
                 self._cond.notify_all()
 
