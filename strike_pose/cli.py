@@ -730,7 +730,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-margin", type=_number("--min-margin", float, "a difference of probabilities from 0 to "
                                                 "below 1", lambda v: 0 <= v < 1), default=0.0, metavar="P",
                    help="count only clear fools: p(top-1) - p(true class) at least P (targeted: p(target) - the "
-                   "best other), e.g. 0.2 (default 0: any wrong top-1)")
+                   "best other; against the detector: its threshold minus the best score of the object's class on the object), "
+                   "e.g. 0.2 (default 0: any wrong top-1)")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_search)

@@ -139,6 +139,22 @@ def test_a_detector_miss_search_on_the_bus(detector, bus, renderer, tmp_path):
     assert "-as-" in result["files"]["image"] and result["files"]["image"].endswith("-yolov3_tiny.png")
 
 
+def test_every_method_searches_against_the_detector(detector, bus, renderer):
+    """One step of each strategy with the detector's objective: its verdicts (80 COCO scores) flow into
+    the Steps, and the gradient methods go through the twin and the detector."""
+    from strike_pose.search import METHODS, search, settings_for
+
+    short = {"boundary": {"slides": 1}, "grad": {"chains": 1, "screen": 2}}  # one twin pass each, to keep it short
+    for method in METHODS:
+        settings = settings_for(method, **short[method]) if method in short else None
+        steps = list(search(bus, detector, bus.pose, method=method, radius=10, steps=1, seed=1,
+                            objective="detector-miss", renderer=renderer, settings=settings))
+        assert len(steps) == 1 and steps[0].probs.shape == (80,), method
+        assert np.isfinite(steps[0].loss) and steps[0].evaluations > 0, method
+        if method == "grad":
+            assert steps[0].gradients > 0
+
+
 def test_the_command_line_refuses_bad_detector_input(capsys, tmp_path):
     out = str(tmp_path / "shots")
     rc = main(["search", "--objective", "detector-class", "--detector-target", "spaceship", "--out", out])

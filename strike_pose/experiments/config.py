@@ -32,6 +32,7 @@
     source = "poses"
     models = ["efficientnet_lite2", "detector:yolov3_tiny"]   # "detector:NAME": the object detector
     min_prob = 0.9                      # only fooling poses the source model is this sure of
+    baseline = true                     # also the poses it classified correctly (a landscape source only)
 
 A transfer study's "detector:NAME" (only there) reads each fooling pose with the detector by the rule of
 the detector's search objective (strike_pose/search/detection.py): fooled when no box of the object's
@@ -88,6 +89,7 @@ class Study:
     mode: str = "first"
     # transfer
     min_prob: float = 0.0
+    baseline: bool = False  # also read the source's correctly classified poses: the rate to set beside the transfer
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ _FIELDS = {
     "landscape": _COMMON | {"poses", "z", "lights", "grid"},
     "sensitivity": _COMMON | {"starts", "trials"},
     "attack": _COMMON | {"starts", "methods", "targets", "from", "budget_seconds", "steps", "radius", "mode"},
-    "transfer": {"name", "source", "models", "model", "min_prob"},
+    "transfer": {"name", "source", "models", "model", "min_prob", "baseline"},
 }
 _TOP = {"name", "seed", "model", *KINDS}
 
@@ -268,6 +270,10 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
             raise StrikePoseError(f"{where} has no source; add source = \"the name of a landscape or attack study\"")
         out["source"] = _string(table["source"], f"{where}.source")
         out["min_prob"] = _scene_number(f"{where}.min_prob", table.get("min_prob", 0.0), 0.0, 1.0)
+        baseline = table.get("baseline", False)
+        if not isinstance(baseline, bool):
+            raise StrikePoseError(f"{where}.baseline must be true or false, got {baseline!r}")
+        out["baseline"] = baseline
     return Study(**out)
 
 

@@ -129,19 +129,22 @@ def _attack(experiment: Experiment, study: Study, rows_of) -> list[Item]:
 
 
 def transfer_sources(experiment: Experiment, study: Study, rows_of) -> list[dict]:
-    """The fooling poses of the source study that its model was at least `min_prob` sure of."""
+    """The fooling poses of the source study that its model was at least `min_prob` sure of; with the
+    study's `baseline` (a landscape source), also every pose it classified correctly, marked
+    "correct": True (the rate at which the other model errs anyway, beside the transfer rate)."""
     source = experiment.study(study.source)
     rows = rows_of(study.source)
     lights = {light.label: _light_dict(light) for light in source.lights} if source.kind == "landscape" else {}
+    baseline = study.baseline and source.kind == "landscape"
     out = []
     for i, r in enumerate(rows):
         fooled = (not r["correct"]) if source.kind == "landscape" else (
             r["success"] and r["top1"] != r["true_class"])
-        if fooled and r["top1_prob"] >= study.min_prob:
+        if (fooled and r["top1_prob"] >= study.min_prob) or (baseline and r["correct"]):
             label = r.get("light", "scene")
             out.append({"row": f"{r['item']}/{r.get('index', i)}", "scene": r["scene"], "light": lights.get(label),
                         "light_label": label, "model": r["model"], "top1": r["top1"], "top1_prob": r["top1_prob"],
-                        **{a: r[a] for a in POSE_AXES}})
+                        **({"correct": True} if not fooled else {}), **{a: r[a] for a in POSE_AXES}})
     return out
 
 

@@ -225,12 +225,16 @@ def _transfer(root, study, rows, entry) -> str:
                                  ("poses", "poses"), ("also fooled", "transfer_rate"),
                                  ("same wrong label", "same_label")]) if classifiers else ""
     if detectors:
+        lines = [{**r, "scene": "all"} for r in detectors]
+        for r in detectors:
+            lines += [{"source_model": r["source_model"], "model": r["model"], **b} for b in r.get("by_scene", [])]
         table += "<h3>The detector</h3>" + _table(
             [{**r, "ci95": f"{r['ci95'][0]:.1%} to {r['ci95'][1]:.1%}", "paper": f"{r['paper']:.1%} (YOLOv3)",
-              "seen": ", ".join(f"{s['label']} {s['share']:.0%}" for s in r["seen"])} for r in detectors],
-            [("fooling poses of", "source_model"), ("detected by", "model"), ("poses", "poses"),
+              "seen": ", ".join(f"{s['label']} {s['share']:.0%}" for s in r["seen"])} for r in lines],
+            [("fooling poses of", "source_model"), ("detected by", "model"), ("scene", "scene"), ("poses", "poses"),
              ("also fooled (no box of the object's class on it)", "transfer_rate"), ("95% interval", "ci95"),
              ("seen as another class", "wrong_class"), ("nothing seen", "nothing_seen"),
+             ("baseline: fooled on the correctly classified poses", "baseline_rate"),
              ("the paper", "paper"), ("what it saw on the object", "seen")])
         table += (f'<p class="paper">{_e(entry.get("paper_detector", ""))}. A pose fools the detector when no box of '
                   "the object's COCO class scores above its threshold with IoU &ge; 0.5 with the object's projected "

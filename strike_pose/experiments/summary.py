@@ -125,23 +125,42 @@ def _attack(rows, label_of) -> dict:
 
 
 def _transfer(rows, label_of) -> dict:
+    """Per source model and model: the share of the fooling poses that fool the model too. Rows of the
+    poses the source classified correctly (the study's `baseline`) give `baseline_rate` beside it: how
+    often the model errs on them anyway. A detector's entry also has the interval, what it saw on the
+    object, and its rows per scene (`by_scene`)."""
     groups = collections.defaultdict(list)
     for r in rows:
         groups[(r["source_model"], r["model"])].append(r)
     table = []
-    for (s, m), g in sorted(groups.items()):
-        entry = {"source_model": s, "model": m, "poses": len(g), "transfer_rate": sum(r["fooled"] for r in g) / len(g),
-                 "same_label": sum(r["same_label"] for r in g) / len(g)}
+    for (s, m), both in sorted(groups.items()):
+        g = [r for r in both if not r.get("source_correct")]
+        base = [r for r in both if r.get("source_correct")]
+        if not g:
+            continue
+        entry = _transfer_entry(g, base)
+        entry = {"source_model": s, "model": m, **entry}
         if m.startswith("detector:"):  # the rule: strike_pose/search/detection.py, as the search's objective
-            fooled = sum(r["fooled"] for r in g)
-            entry.update({"detector": True, "ci95": list(wilson(fooled, len(g))),
-                          "wrong_class": sum(r["wrong_class"] for r in g) / len(g),
-                          "nothing_seen": sum(r["seen"] == "nothing" for r in g) / len(g),
-                          "paper": PAPER_DETECTOR_RATE,
-                          "seen": [{"label": k, "share": n / len(g)}
-                                   for k, n in collections.Counter(r["seen"] for r in g).most_common(5)]})
+            entry["by_scene"] = [{"scene": sc, **_transfer_entry([r for r in g if r["scene"] == sc],
+                                                                [r for r in base if r["scene"] == sc])}
+                                 for sc in sorted({r["scene"] for r in g})]
         table.append(entry)
     out = {"table": table}
     if any(e.get("detector") for e in table):
         out["paper_detector"] = PAPER["detector"]
     return out
+
+
+def _transfer_entry(g: list[dict], base: list[dict]) -> dict:
+    fooled = sum(r["fooled"] for r in g)
+    entry = {"poses": len(g), "transfer_rate": fooled / len(g), "same_label": sum(r["same_label"] for r in g) / len(g)}
+    if base:
+        entry.update({"baseline_poses": len(base), "baseline_rate": sum(r["fooled"] for r in base) / len(base)})
+    if g[0]["model"].startswith("detector:"):
+        entry.update({"detector": True, "ci95": list(wilson(fooled, len(g))),
+                      "wrong_class": sum(r["wrong_class"] for r in g) / len(g),
+                      "nothing_seen": sum(r["seen"] == "nothing" for r in g) / len(g),
+                      "paper": PAPER_DETECTOR_RATE,
+                      "seen": [{"label": k, "share": n / len(g)}
+                               for k, n in collections.Counter(r["seen"] for r in g).most_common(5)]})
+    return entry

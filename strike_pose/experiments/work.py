@@ -250,7 +250,7 @@ class Worker:
                              "source_model": source["model"], "source_row": source["row"],
                              "source_top1": source["top1"], "source_prob": source["top1_prob"], "model": p["model"],
                              "top1": top1, "top1_prob": float(prob[top1]), "fooled": top1 != scene.true_class,
-                             "same_label": top1 == source["top1"]})
+                             "same_label": top1 == source["top1"], "source_correct": bool(source.get("correct"))})
         return rows
 
 
@@ -288,7 +288,8 @@ class Worker:
                              "labels": "coco", "object_class": own, "object_score": float(v[own]),
                              "seen": labels[seen] if seen >= 0 else "nothing",
                              "wrong_class": seen >= 0 and seen != own,
-                             "conf_threshold": detector.conf_threshold, "iou": IOU})
+                             "conf_threshold": detector.conf_threshold, "iou": IOU,
+                             "source_correct": bool(source.get("correct"))})
         return rows
 
 
