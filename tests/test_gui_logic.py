@@ -41,7 +41,8 @@ def test_keys_map_to_the_documented_actions():
     assert controls.action_for_key("ESCAPE") is None  # Escape must never quit
     assert controls.action_for_key("ESCAPE", ctrl=True) is None
     help_text = " ".join(k for k, _ in controls.HELP_ROWS)
-    for keys in ("Left / Right", "Up / Down", "Q / E", "A / D", "W / S", "R / F", "Backspace", "O", "C", "L", "H", "G", "B"):
+    for keys in ("Left / Right", "Up / Down", "Q / E", "A / D", "W / S", "R / F", "Backspace", "O", "C", "L", "H", "G",
+                 "B"):
         assert keys in help_text
     assert controls.action_for_key("B") == "toggle_detector"
     assert len(set(controls.KEY_ACTIONS.values())) == len(controls.KEY_ACTIONS)  # one key per action
@@ -612,8 +613,7 @@ def test_session_detector_mode_boxes_capture_and_off(session, bus):
     state = session.shown_state()
     assert session.key_press("B") == "toggle_detector" and session.view.detector
     assert session.detection.loading and "loading" in session.status
-    wait_for(session, lambda: session.detection.result is not None and session.detection.result.frame_id == session.frame_id,
-             timeout=60)
+    wait_for(session, lambda: (r := session.detection.result) is not None and r.frame_id == session.frame_id, timeout=60)
     assert session.shown_state() != state and not session.status_is_error, session.status
     result = session.detection.result
     assert result.size == 416 and result.forward > 0 and session.detection.forward_time > 0

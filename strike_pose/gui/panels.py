@@ -160,7 +160,8 @@ def _detector(session: Session) -> None:
     labels = detection.detector.labels
     boxes = session.detection_boxes()
     if boxes is None:
-        imgui.text_colored(GREY, "paused while Optimize runs" if session.searching else "waiting for the first boxes...")
+        imgui.text_colored(GREY, "paused while Optimize runs" if session.searching
+                           else "waiting for the first boxes...")
     else:
         found, _ = boxes
         if wanted is None:

@@ -2,8 +2,9 @@
 
 A Session holds the scene, the pose, the view toggles, the classifier, the frame and the captures,
 and owns its parts, each an object with its own thread: `live` (gui/live.py: the newest frame
-classified, with Grad-CAM), `detection` (gui/detection.py: the detector mode's boxes), `optimizer` (gui/optimizer.py: Optimize, its settings and its result) and
-`loader` (gui/loader.py: files and models opened in the background). The window calls `key_press`,
+classified, with Grad-CAM), `detection` (gui/detection.py: the detector mode's boxes), `optimizer`
+(gui/optimizer.py: Optimize, its settings and its result) and `loader` (gui/loader.py: files and
+models opened in the background). The window calls `key_press`,
 `begin_rotate`, ..., then once a frame `update(now)`, and shows `shown_image()` (with `heatmap_layer()`
 over it); tests drive the same methods with an offscreen renderer. The view itself is rendered on the
 caller's thread with the caller's renderer (the window's GL context).
