@@ -3,12 +3,14 @@
 The real window runs on its own virtual display while a script turns the object a little every frame
 (so every frame is new and the classifier never idles). Scenarios: live classification off (the UI
 alone), live classification on, live classification + Grad-CAM, and the pose map computing beside live
-classification (the object turns along the map's yaw axis, so the map keeps going), and Optimize
-running (a targeted grad search that keeps going; the object moves every step). Reports the UI frame rate (the window is
+classification (the object turns along the map's yaw axis, so the map keeps going), live detection
+(the detector mode on beside live classification, the object turning; the detector's load is not
+timed), and Optimize running (a targeted grad search that keeps going; the object moves every step). Reports the UI frame rate (the window is
 capped at 60 fps; it passes its loop at that rate and draws a frame only when something shown changed),
 the frames drawn a second, the slowest frames, the model's own rate, the frame-to-prediction latency (from
 the frame being rendered to its probabilities being ready; the UI shows them at its next frame), and
-the search's steps per second. The machines these run on are shared: compare rows of one run.
+the search's steps per second, and in the detector mode its passes per second and the median time of
+its own forward pass. The machines these run on are shared: compare rows of one run.
 
     python -m benchmarks.gui_bench [--seconds 15] [--scene school_bus] [--model efficientnet_lite0]
 """
@@ -29,8 +31,10 @@ SCENARIOS = (("UI only (live off)", {"live": False, "gradcam": False}),
              ("live + pose map computing", {"live": True, "gradcam": False, "map": True}),
              ("pose map, the object at rest", {"live": True, "gradcam": False, "map": True, "rest": True}),
              ("live + Grad-CAM", {"live": True, "gradcam": True}),
+             ("live detection (detector mode + live classification)",
+              {"live": True, "gradcam": False, "detector": True}),
              ("Optimize running (grad)", {"live": True, "gradcam": False}))
-OPTIMIZE = 5  # the scenario index: the search moves the object; a hard target keeps it searching
+OPTIMIZE = 6  # the scenario index: the search moves the object; a hard target keeps it searching
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -55,6 +59,9 @@ class BenchScript:
         self.latencies: list[float] = []
         self.predictions = 0
         self.search_steps = 0
+        self.detections = 0
+        self.detector_forwards: list[float] = []
+        self.last_detection = session.detection.result if session is not None else None
         self.last_step = None
         self.last_prediction = session.prediction if session is not None else None
         self.map_cells_at_start = self._map_cells(session)
@@ -73,6 +80,7 @@ class BenchScript:
         settings = dict(settings)
         settings.pop("rest", None)
         session.set_map(open=settings.pop("map", False))
+        session.set_detector(settings.pop("detector", False))
         session.set_view(**settings)
 
     def _finish(self, now: float, name: str) -> None:
@@ -91,6 +99,9 @@ class BenchScript:
             "map_cells_per_s": (self._map_cells(self.session) - self.map_cells_at_start) / span,
             "map_coarse_s": self.map_levels.get(0, float("nan")),
             "map_10deg_s": self.map_levels.get(1, float("nan")),
+            "detections_per_s": self.detections / span,
+            "detector_forward_ms": statistics.median(self.detector_forwards) * 1000 if self.detector_forwards
+            else float("nan"),
         })
 
     def __call__(self, window, now: float) -> None:
@@ -104,6 +115,9 @@ class BenchScript:
                 self._reset(now, session)
             return
         name, settings = SCENARIOS[self.scenario]
+        if settings.get("detector") and not session.detection.ready:  # its load is not timed
+            self._reset(now, session)
+            return
         self.frames.append(now)
         if settings.get("map"):
             _, pose_map, _ = session.map_view.snapshot()
@@ -124,6 +138,11 @@ class BenchScript:
             self.predictions += 1
             self.latencies.append(prediction.latency)
         self.last_prediction = prediction
+        detection = session.detection.result
+        if detection is not self.last_detection and detection is not None and settings.get("detector"):
+            self.detections += 1
+            self.detector_forwards.append(detection.forward)
+        self.last_detection = detection
         if now - self.since >= self.seconds * (3 if settings.get("rest") else 1):
             self._finish(now, name)
             self.scenario += 1
@@ -162,8 +181,9 @@ def markdown(info: dict, args: argparse.Namespace) -> str:
              f"{platform.processor() or platform.machine()}, window 1360x820 on Xvfb, UI capped at 60 fps",
              "",
              "| scenario | UI fps | frames drawn/s | p95 frame (ms) | slowest frame (ms) | live predictions/s | latency median (ms) "
-             "| latency p95 (ms) | search steps/s | map cells/s | coarse map (s) | 10-degree map (s) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| latency p95 (ms) | search steps/s | map cells/s | coarse map (s) | 10-degree map (s) | detections/s "
+             "| detector pass (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in info["results"]:
         def ms(value: float) -> str:
             return "-" if value != value else f"{value:.0f}"  # NaN: nothing measured
@@ -174,7 +194,7 @@ def markdown(info: dict, args: argparse.Namespace) -> str:
         lines.append(f"| {r['scenario']} | {r['ui_fps']:.1f} | {r['drawn_fps']:.1f} | {r['p95_frame_ms']:.0f} | {r['slowest_frame_ms']:.0f} | "
                      f"{r['model_per_s']:.1f} | {ms(r['latency_median_ms'])} | {ms(r['latency_p95_ms'])} | "
                      f"{r['search_steps_per_s']:.1f} | {r['map_cells_per_s']:.1f} | {seconds(r['map_coarse_s'])} "
-                     f"| {seconds(r['map_10deg_s'])} |")
+                     f"| {seconds(r['map_10deg_s'])} | {r['detections_per_s']:.1f} | {ms(r['detector_forward_ms'])} |")
     return "\n".join(lines)
 
 
