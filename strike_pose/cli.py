@@ -269,8 +269,8 @@ def _search_model_from_args(args: argparse.Namespace, scene):
     from strike_pose.search.detection import coco_target
 
     if args.target:
-        raise StrikePoseError(f"--target names an ImageNet class; against the detector give a COCO class with "
-                              f"--objective detector-class --detector-target LABEL")
+        raise StrikePoseError("--target names an ImageNet class; against the detector give a COCO class with "
+                              "--objective detector-class --detector-target LABEL")
     if args.model or args.weights:
         raise StrikePoseError(f"--objective {args.objective} searches against the detector (--detector), not a "
                               "classifier; leave out --model and --weights")
@@ -402,8 +402,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         return 0
     for study in summary["studies"]:
         print(f"{study['kind']} {study['name']}: {study['rows']} rows")
+        hidden = ("frequent_wrong", "ci95", "seen", "by_scene", "detector", "paper")  # in summary.json and the report
         for row in study.get("table", [])[:12]:
-            print("  " + ", ".join(f"{k} {_short(v)}" for k, v in row.items() if k not in ("frequent_wrong", "ci95")))
+            print("  " + ", ".join(f"{k} {_short(v)}" for k, v in row.items() if k not in hidden))
     print(f"wrote {summary['files']['report']} and {summary['files']['summary']}")
     return 0
 
