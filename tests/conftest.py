@@ -24,6 +24,18 @@ os.environ["STRIKE_POSE_CACHE"] = tempfile.mkdtemp(prefix="strike-pose-test-cach
 atexit.register(shutil.rmtree, os.environ["STRIKE_POSE_CACHE"], True)
 
 
+@pytest.fixture(scope="module")
+def display():
+    """A virtual X display of its own (Xvfb) for a module's window tests; xdotool drives it."""
+    from strike_pose.gui.xvfb import virtual_display, xvfb_missing
+
+    why = xvfb_missing() or (None if shutil.which("xdotool") else "xdotool is not installed (apt-get install xdotool)")
+    if why:
+        pytest.skip(why)
+    with virtual_display(1600, 1000) as name:
+        yield name
+
+
 @pytest.fixture(scope="session")
 def renderer():
     from strike_pose.render import default_renderer

@@ -5,7 +5,6 @@ window under Xvfb with a script inside it."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import textwrap
 import pytest
 
 from strike_pose.gui.app import IDLE_REDRAW, INPUT_SETTLE
-from strike_pose.gui.xvfb import display_environment, virtual_display, xvfb_missing
+from strike_pose.gui.xvfb import display_environment
 
 pytestmark = pytest.mark.gui
 
@@ -58,15 +57,6 @@ SCRIPT = textwrap.dedent("""
     scene = load_scene("school_bus")
     sys.exit(run_gui(scene, create_classifier("efficientnet_lite0"), sys.argv[1], driver=Script()))
 """)
-
-
-@pytest.fixture(scope="module")
-def display():
-    why = xvfb_missing() or (None if shutil.which("xdotool") else "xdotool is not installed (apt-get install xdotool)")
-    if why:
-        pytest.skip(why)
-    with virtual_display(1600, 1000) as name:
-        yield name
 
 
 def test_the_window_draws_only_what_changed(display, tmp_path):

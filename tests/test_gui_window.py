@@ -5,7 +5,6 @@ left behind. Starts its own Xvfb on a free display; DISPLAY is set for the child
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import pytest
 from strike_pose.gui import controls
 from strike_pose.gui.app import WINDOW_SIZE
 from strike_pose.gui.layout import compute_layout
-from strike_pose.gui.xvfb import display_environment, virtual_display, xvfb_missing
+from strike_pose.gui.xvfb import display_environment
 from strike_pose.scene import Pose
 from strike_pose.search.region import rotation_angle
 
@@ -29,15 +28,6 @@ RADIUS = 30.0  # Optimize's default radius around its start
 KEYS = [("Right", "yaw_right", False), ("Right", "yaw_right", False), ("Up", "pitch_up", False),
         ("q", "roll_left", False), ("a", "move_left", False), ("w", "move_up", False), ("r", "nearer", False),
         ("shift+Left", "yaw_left", True)]
-
-
-@pytest.fixture(scope="module")
-def display():
-    why = xvfb_missing() or (None if shutil.which("xdotool") else "xdotool is not installed (apt-get install xdotool)")
-    if why:
-        pytest.skip(why)
-    with virtual_display(1600, 1000) as name:
-        yield name
 
 
 def xdotool(display: str, *args: str, timeout: float = 30) -> str:
