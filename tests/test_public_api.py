@@ -109,9 +109,10 @@ def test_the_readme_python_section_up_to_the_search_runs_as_written(tmp_path):
     assert (tmp_path / "shots" / "bus-by-hand.png").is_file() and (tmp_path / "shots" / "bus-by-hand.json").is_file()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_the_readme_python_section_runs_as_written(tmp_path):
-    """All of it, the two searches too (150 steps: a few minutes on a laptop's CPU)."""
+    """All of it, the two searches too (150 steps: a few minutes on a laptop's CPU); `make test-long`
+    (the searches themselves are tested in test_search.py, the lines before them above)."""
     done = run_python(readme_python(), cwd=tmp_path, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "shots" / "bus-by-hand.png").is_file() and (tmp_path / "shots" / "bus-by-hand.json").is_file()
