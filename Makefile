@@ -18,7 +18,8 @@ run: system-gl venv
 test: system-gl system-gui system-browser $(VENV)/.stamp-test detector
 	$(PY) -m pytest -q --durations=25 -m "not long" tests
 
-# The tests that take minutes each (the README's Python section in full, its searches too).
+# The tests that take a minute or more each (the README's Python section in full, its searches too;
+# the short soak of frames and search steps).
 test-long: system-gl system-gui $(VENV)/.stamp-test detector
 	$(PY) -m pytest -q -m long tests
 

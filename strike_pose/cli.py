@@ -516,7 +516,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     scene = load_scene_from_args(args, needs_class=False)
     pose = pose_from_args(args, scene)
     detector = detector_from_args(args)
-    size = args.size or detector.input_size
+    size = detector.input_size if args.size is None else args.size
     renderer = default_renderer()
     warn_if_out_of_view(scene, pose, size=size, renderer=renderer)
     image = renderer.render(scene, pose, size=size)

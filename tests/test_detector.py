@@ -195,6 +195,8 @@ def test_detect_bad_input_is_one_line(capsys):
     assert err.startswith("error: --conf-threshold") and "\n" not in err
     assert main(["detect", "--detector", "yolov9"]) == 2
     assert "unknown detector" in capsys.readouterr().err
+    assert main(["detect", "--size", "0"]) == 2
+    assert "image size must be between 1 and 8192 pixels" in capsys.readouterr().err
 
 
 def test_models_lists_and_refuses(capsys, tmp_path, monkeypatch):

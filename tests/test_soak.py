@@ -53,6 +53,7 @@ def _no_new_threads(start: dict, end: dict) -> None:
     assert end["os"] <= start["os"], (start, end)
 
 
+@pytest.mark.long  # 40 s: `make test-long` (and `make soak`, the long soak itself)
 def test_frames_and_search_steps_keep_memory_threads_and_gl_objects_flat(own_renderer, classifier, scenes):
     renderer, watch = own_renderer
     soak.warm_up(renderer, classifier, scenes[:1], SIZES)  # the other scenes' caches fill in the first quarter
