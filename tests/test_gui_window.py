@@ -68,7 +68,8 @@ def launch(display: str, shots: Path, log_path: Path, *extra: str) -> subprocess
 
 
 def find_window(display: str) -> str:
-    window = xdotool(display, "search", "--sync", "--name", "^strike-pose: ", timeout=90).split()[0]
+    # --onlyvisible: the window is mapped (focusing one that exists but is not mapped yet is a BadMatch)
+    window = xdotool(display, "search", "--sync", "--onlyvisible", "--name", "^strike-pose: ", timeout=90).split()[0]
     xdotool(display, "windowfocus", "--sync", window)
     return window
 
