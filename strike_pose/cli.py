@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from strike_pose.errors import StrikePoseError, shown, warn
-from strike_pose.search import DEFAULT_STEPS, LOSSES, METHODS, OBJECTIVES  # names only: no torch, no GL
+from strike_pose.search import DEFAULT_MIN_MARGIN, DEFAULT_STEPS, LOSSES, METHODS, OBJECTIVES  # names only: no torch, no GL
 
 EXIT_USAGE = 2
 
@@ -282,9 +282,21 @@ def _search_model_from_args(args: argparse.Namespace, scene):
         target = coco_target(args.detector_target, own)
     elif args.detector_target:
         raise StrikePoseError("--detector-target goes with --objective detector-class (detector-miss has no target)")
-    if args.loss != "margin":
+    if args.loss not in (None, "margin"):
         raise StrikePoseError("the detector's objective has one loss, margin (in logits of its scores); leave out --loss")
     return detector_from_args(args), target
+
+
+def search_options_from_args(args: argparse.Namespace, target=None):
+    """The SearchOptions a `search` command line stands for: the options it names, the defaults for the rest."""
+    from strike_pose.search import SearchOptions
+
+    given = {"method": args.method, "objective": args.objective, "target": target, "radius": args.radius,
+             "steps": args.steps, "budget_seconds": args.budget_seconds, "seed": args.seed,
+             "learning_rate": args.lr, "loss": args.loss, "min_margin": args.min_margin,
+             "mode": "first" if args.first else None, "search_light": args.light or None,
+             "in_view": False if args.allow_partial else None}
+    return SearchOptions().replace(**{k: v for k, v in given.items() if v is not None})
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -294,11 +306,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     scene = load_scene_from_args(args, needs_class=args.objective == "classifier")
     start = pose_from_args(args, scene)
     model, target = _search_model_from_args(args, scene)
-    result = run_search(scene, model, start, method=args.method, target=target, objective=args.objective,
-                        radius=args.radius, steps=args.steps, budget_seconds=args.budget_seconds,
-                        seed=args.seed, learning_rate=args.lr, mode="first" if args.first else "nearest",
-                        loss=args.loss, search_light=args.light, in_view=not args.allow_partial,
-                        min_margin=args.min_margin, out_dir=args.out, progress=True)
+    result = run_search(scene, model, start, search_options_from_args(args, target), out_dir=args.out,
+                        progress=True).summary()
     status = 130 if result["interrupted"] else (0 if result["success"] else 1)
     if args.json:
         _print_json(result)
@@ -354,8 +363,7 @@ def _print_search(result: dict) -> None:
         runner_up = result["top"][1]["prob"] if len(result["top"]) > 1 else 0.0
         if not detector and which == "closest" and top["prob"] - runner_up < 0.02:
             print(f"note: a near tie ({top['prob']:.3f} against {runner_up:.3f}): the closest fooling pose lies on "
-                  "the decision boundary; --first stops at the first fooling pose, usually a clearer one, and --min-margin "
-                  "asks for clear fools")
+                  f"the decision boundary; --min-margin {DEFAULT_MIN_MARGIN:g} (the default) counts only clear fools")
     elif detector:
         print(f"no pose that fools {result['model']} ({result['objective']}) found after {took}: "
               f"{_detector_verdict(result)}; the pose with the lowest loss, {moved}:")
@@ -698,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Exit code 0: fooled; 1: no fooling pose found within the steps or time; 2: bad input; 130: interrupted (Ctrl+C), the best pose so far printed.")
     _add_scene_options(p)
     _add_model_options(p)
-    p.add_argument("--method", default=METHODS[0], type=_choice("--method", METHODS), choices=METHODS,
+    p.add_argument("--method", type=_choice("--method", METHODS), choices=METHODS,
                    metavar="METHOD", help="one of %(choices)s (default boundary: CMA-ES explores, the analytic "
                    "gradient steps onto the decision boundary and slides along it towards the start; grad: "
                    "descent on the analytic gradient; random; fd: finite differences; cmaes)")
@@ -716,24 +724,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first", action="store_true", help="stop at the first fooling pose (default: keep "
                    "looking for fooling poses closer to the start until the steps or time run out)")
     p.add_argument("--steps", type=_number("--steps", int, "a whole number of steps, at least 1", lambda v: v >= 1),
-                   default=DEFAULT_STEPS, help=f"at most this many steps (default {DEFAULT_STEPS})")
+                   help=f"at most this many steps (default {DEFAULT_STEPS})")
     p.add_argument("--budget-seconds", type=_number("--budget-seconds", float, "a positive number of seconds",
                                                     lambda v: v > 0), help="stop after this many seconds")
-    p.add_argument("--seed", type=_number("--seed", int, "a whole number from 0 up", lambda v: v >= 0), default=0,
+    p.add_argument("--seed", type=_number("--seed", int, "a whole number from 0 up", lambda v: v >= 0),
                    help="random seed (default 0)")
     p.add_argument("--lr", type=_number("--lr", float, "a positive learning rate (leave --lr out for the default)",
                                         lambda v: v > 0), help="learning rate for grad and fd: degrees for the angles and the "
                    "same number of region units for x, y, z (default 2)")
-    p.add_argument("--loss", default="margin", type=_choice("--loss", LOSSES), choices=LOSSES, metavar="LOSS",
+    p.add_argument("--loss", type=_choice("--loss", LOSSES), choices=LOSSES, metavar="LOSS",
                    help="one of %(choices)s (default margin: true logit - best other; logp: log p(true class))")
     p.add_argument("--light", action="store_true", help="search the light (ambient, diffuse, direction) too")
     p.add_argument("--allow-partial", action="store_true", help="count poses that push part of the object out "
                    "of the picture (default: only poses that show the whole object count)")
     p.add_argument("--min-margin", type=_number("--min-margin", float, "a difference of probabilities from 0 to "
-                                                "below 1", lambda v: 0 <= v < 1), default=0.0, metavar="P",
+                                                "below 1", lambda v: 0 <= v < 1), metavar="P",
                    help="count only clear fools: p(top-1) - p(true class) at least P (targeted: p(target) - the "
-                   "best other; against the detector: its threshold minus the best score of the object's class on the object), "
-                   "e.g. 0.2 (default 0: any wrong top-1)")
+                   "best other; against the detector: its threshold minus the best score of the object's class on the "
+                   f"object); default {DEFAULT_MIN_MARGIN:g}; 0: any wrong top-1, the paper's misclassification")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fooling shot is written")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.set_defaults(func=cmd_search)

@@ -12,8 +12,8 @@ import pytest
 from strike_pose.errors import StrikePoseError
 from strike_pose.search import search, settings_for
 from strike_pose.search.boundary import BoundarySettings, _BoundarySteps
-from strike_pose.search.context import SearchContext, fools, margin_of
-from strike_pose.search.objective import Objective
+from strike_pose.search.context import SearchContext
+from strike_pose.search.objective import Objective, fools, margin_of
 from strike_pose.search.region import region_for
 
 

@@ -129,7 +129,7 @@ def test_a_detector_miss_search_on_the_bus(detector, bus, renderer, tmp_path):
     from strike_pose.search import run_search
 
     result = run_search(bus, detector, bus.pose, method="cmaes", radius=30, mode="first", min_margin=0.1,
-                        budget_seconds=40, steps=12, seed=0, objective="detector-miss", out_dir=tmp_path)
+                        budget_seconds=40, steps=12, seed=0, objective="detector-miss", out_dir=tmp_path).summary()
     assert result["success"], result
     assert result["objective"] == "detector-miss" and result["model"] == "detector:yolov3_tiny"
     assert result["rotation_from_start"] <= 30

@@ -269,9 +269,9 @@ def fake_search(step_seconds: float, succeed_at: int | None = None, best_at: int
     step `succeed_at` on, that step's pose is the closest fooling pose; it runs all its steps and
     checks cancel inside long steps."""
 
-    def search(scene, classifier, start, method, target, steps, learning_rate, cancel, **options):
+    def search(scene, model, start, options, cancel):
         found = None
-        for i in range(1, steps + 1):
+        for i in range(1, options.steps + 1):
             deadline = time.perf_counter() + step_seconds
             while time.perf_counter() < deadline:
                 if cancel.is_set():
@@ -285,7 +285,7 @@ def fake_search(step_seconds: float, succeed_at: int | None = None, best_at: int
             if best_at is None or i <= best_at:  # the loss falls until step best_at, then rises
                 lowest = FakeFound(pose, probs, float(i))
             yield FakeStep(i, pose, probs, -float(i), found is not None, first=found, closest=found,
-                           radius=options.get("radius"), lowest=lowest)
+                           radius=options.radius, lowest=lowest)
 
     return search
 
@@ -666,7 +666,7 @@ def test_optimize_against_the_detector_runs_the_search_on_it(bus, classifier, re
 
     calls = []
 
-    def recording_search(scene, model, start, cancel, **options):
+    def recording_search(scene, model, start, options, cancel):
         calls.append((model, options))
         return iter(())
 
@@ -674,7 +674,7 @@ def test_optimize_against_the_detector_runs_the_search_on_it(bus, classifier, re
     try:
         settings = session.optimizer.settings
         settings.objective, settings.target = "detector-miss", 3
-        assert settings.options()["objective"] == "detector-miss" and settings.options()["target"] is None
+        assert settings.options().objective == "detector-miss" and settings.options().target is None
         assert not session.optimizer.begin() and "loading" in session.status  # the detector is created first
         assert session.view.detector
         wait_for(session, lambda: session.detection.ready, timeout=60)
@@ -682,12 +682,15 @@ def test_optimize_against_the_detector_runs_the_search_on_it(bus, classifier, re
         assert session.optimizer.begin()
         wait_for(session, lambda: not session.searching)
         model, options = calls[-1]
-        assert isinstance(model, Detector) and model.conf_threshold == 0.4 and model.net is session.detection.detector.net
-        assert options["objective"] == "detector-miss" and options["target"] is None
+        detector = model.detector  # the search gets the detector's objective, made once
+        assert isinstance(detector, Detector) and detector.conf_threshold == 0.4
+        assert detector.net is session.detection.detector.net and model.name == "detector-miss"
+        assert options.objective == "detector-miss" and options.target is None
         settings.objective = "classifier"
         assert session.optimizer.begin()
         wait_for(session, lambda: not session.searching)
-        assert calls[-1][0] is classifier and calls[-1][1]["objective"] is None and calls[-1][1]["target"] == 3
+        model, options = calls[-1]
+        assert model.model is classifier and options.objective is None and options.target == 3 == model.target
     finally:
         assert session.close(10) == []
 

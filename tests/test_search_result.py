@@ -12,7 +12,7 @@ from strike_pose.experiments.work import Item, Worker
 from strike_pose.gui.session import Session
 from strike_pose.models.labels import resolve_class
 from strike_pose.scene import Pose
-from strike_pose.search import run_search, search
+from strike_pose.search import SearchOptions, run_search, search
 from strike_pose.search.result import SearchResult
 
 START = (30, 10, 0, 0, 0, -8)  # the bus, clearly a school bus
@@ -37,7 +37,7 @@ def test_the_cli_the_visualizer_and_experiments_report_the_same_pose(bus, classi
     assert last.closest is None and last.lowest.pose != last.pose  # the lowest loss was not the last pose
     expected = last.lowest.pose
 
-    summary = run_search(bus, classifier, START, target=target, **OPTIONS)
+    summary = run_search(bus, classifier, START, target=target, **OPTIONS).summary()
     assert not summary["success"] and Pose(**summary["final_pose"]) == expected
 
     row = Worker().run(Item("attacks", "attack", "k", {
@@ -60,11 +60,11 @@ def test_the_result_is_rechecked_on_opengl_and_its_record_says_how_it_was_found(
     last = None
     for last in search(bus, classifier, start=START, **OPTIONS):
         pass
-    result = SearchResult.of(last, bus, classifier, Pose(*START), **OPTIONS)
+    result = SearchResult.of(last, bus, classifier, Pose(*START), SearchOptions(**OPTIONS))
     image = renderer.render(result.scene, result.pose, size=classifier.input_size)
     assert np.array_equal(result.image, image)  # the picture a user reproduces from the exported pose
     assert np.allclose(result.probs, classifier.probabilities(image), atol=1e-6)
-    record = result.record(classifier)
+    record = result.record()
     assert record["search"]["seed"] == 0 and record["search"]["method"] == "grad"
     assert record["search"]["distance"] == pytest.approx(result.distances()["distance"], abs=1e-3)
     assert record["pose"] == result.pose.as_dict() and record["image_size"] == classifier.input_size
@@ -104,20 +104,16 @@ def test_search_says_the_distance_it_ranks_by_and_first_exports_the_first(bus, t
 
 
 def test_search_interrupted_exits_130(bus, tmp_path, monkeypatch, capsys):
-    import strike_pose.search as search_module
+    from strike_pose.search import Search
 
-    real = search_module.search
+    real = Search.__iter__
 
-    def interrupted(*args, **kwargs):
-        steps = real(*args, **kwargs)
+    def interrupted(self):
+        steps = real(self)
+        yield next(steps)
+        raise KeyboardInterrupt
 
-        def run():
-            yield next(steps)
-            raise KeyboardInterrupt
-
-        return run()
-
-    monkeypatch.setattr(search_module, "search", interrupted)
+    monkeypatch.setattr(Search, "__iter__", interrupted)
     code = main(["search", "--method", "random", "--steps", "5", "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 130 and "interrupted" in captured.err

@@ -209,19 +209,16 @@ class Worker:
     def _attack(self, item: Item) -> list[dict]:
         """One search, reduced as the command line and the visualizer reduce theirs (SearchResult): the
         closest fooling pose, else the pose with the lowest loss, with its verdict re-checked on OpenGL."""
-        from strike_pose.search import search
-        from strike_pose.search.result import SearchResult
+        from strike_pose.search import SearchOptions, run_search
 
         p = item.payload
         scene = self.scene(p["scene"])
         clf = self.classifier(p["model"])
         target = p["target"]
-        options = dict(method=p["method"], target=target, radius=p["radius"], steps=p["steps"],
-                       budget_seconds=p["budget_seconds"], seed=p["seed"], mode=p["mode"])
-        last = None
-        for last in search(scene, clf, start=p["start"], renderer=self.renderer, **options):
-            pass
-        result = SearchResult.of(last, scene, clf, p["start"], renderer=self.renderer, **options)
+        options = SearchOptions(method=p["method"], target=target, radius=p["radius"], steps=p["steps"],
+                                budget_seconds=p["budget_seconds"], seed=p["seed"], mode=p["mode"],
+                                **({"min_margin": p["min_margin"]} if "min_margin" in p else {}))
+        result = run_search(scene, clf, p["start"], options, renderer=self.renderer)
         probs, top1, nan = result.probs, result.top1, float("nan")
         moved = result.distances() if result.success else {}
         return [{"study": item.study, "item": item.key, "scene": p["scene"], "model": p["model"],

@@ -22,10 +22,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from strike_pose.errors import StrikePoseError
 from strike_pose.gui.workers import SearchEnded, SearchJob, SearchRunner
 from strike_pose.models.labels import label_of
 from strike_pose.scene import Pose
-from strike_pose.search import DEFAULT_STEPS, METHODS
+from strike_pose.search import DEFAULT_MIN_MARGIN, DEFAULT_STEPS, METHODS, SearchOptions
 
 # what Optimize searches against: strike_pose.search's objective -> what the panel calls it
 OBJECTIVE_CHOICES = {"classifier": "the classifier is fooled", "detector-miss": "the detector misses it"}
@@ -42,6 +43,7 @@ class SearchSettings:
     search_light: bool = False  # search the light too
     in_view: bool = True  # only poses that show the whole object count
     seed: int = 0
+    min_margin: float = DEFAULT_MIN_MARGIN  # the least p(top-1) - p(true class) that counts: clear fools only
     auto_capture: bool = True  # capture the closest fooling pose when a search ends
     objective: str = "classifier"  # or "detector-miss" (OBJECTIVE_CHOICES)
 
@@ -49,13 +51,14 @@ class SearchSettings:
     def against_detector(self) -> bool:
         return self.objective != "classifier"
 
-    def options(self) -> dict:
-        """The keywords of strike_pose.search.search (and of SearchResult.of) these settings stand for."""
-        return {"method": self.method, "target": None if self.against_detector else self.target,
-                "objective": self.objective if self.against_detector else None, "steps": int(self.steps),
-                "learning_rate": self.learning_rate if self.learning_rate > 0 else None,
-                "radius": None if self.whole_space else float(self.radius), "mode": "nearest",
-                "search_light": self.search_light, "in_view": self.in_view, "seed": int(self.seed)}
+    def options(self) -> SearchOptions:
+        """The SearchOptions these settings stand for (Optimize always runs in the nearest mode)."""
+        return SearchOptions(method=self.method, target=None if self.against_detector else self.target,
+                             objective=self.objective if self.against_detector else None, steps=int(self.steps),
+                             learning_rate=self.learning_rate if self.learning_rate > 0 else None,
+                             radius=None if self.whole_space else float(self.radius), mode="nearest",
+                             search_light=self.search_light, in_view=self.in_view, seed=int(self.seed),
+                             min_margin=float(self.min_margin))
 
 
 class Optimizer:
@@ -69,7 +72,8 @@ class Optimizer:
         self.start: Pose = session.pose  # where the last Optimize started
         self.scene = session.scene  # the scene it searches (the view toggles applied)
         self.result = None  # the SearchResult of the last search, while the object stays at its pose
-        self.model = session.classifier  # what the last search ran against (the classifier or the detector)
+        self.model = session.classifier  # what the last search ran against (its objective, once one ran)
+        self.options = self.settings.options()  # how the last search ran
 
     def toggle(self) -> None:
         if self.searching:
@@ -82,7 +86,11 @@ class Optimizer:
         if self.runner.busy:
             s.say("the last search is still stopping; try again in a moment", error=True)
             return False
-        options = self.settings.options()
+        try:
+            options = self.settings.options()
+        except StrikePoseError as exc:
+            s.say(f"cannot optimize: {exc}", error=True)
+            return False
         model = s.classifier
         if self.settings.against_detector:
             s.set_view(detector=True)  # created the first time; its boxes show where the search ends
@@ -91,15 +99,22 @@ class Optimizer:
                 s.say(f"cannot optimize against the detector yet: {why}", error=True)
                 return False
             model = s.detection.search_model()
+        try:  # the objective is made once, here: the search and its result both use it
+            from strike_pose.search.objective import make_objective
+
+            model = make_objective(s.scene, model, options)
+        except StrikePoseError as exc:
+            s.say(f"cannot optimize: {exc}", error=True)
+            return False
         self.runner.start(SearchJob(s.scene, model, s.pose, options))
-        self.start, self.scene, self.model = s.pose, s.scene, model
+        self.start, self.scene, self.model, self.options = s.pose, s.scene, model, options
         self.searching, self.step, self.loss_history, self.result = True, None, [], None
         s.repeater.release_all()
-        goal = f"towards {label_of(options['target'])!r}" if options["target"] is not None else "untargeted"
+        goal = f"towards {label_of(options.target)!r}" if options.target is not None else "untargeted"
         if self.settings.against_detector:
             goal = f"until {s.detection.name} misses the object"
-        where = "the whole pose space" if options["radius"] is None else f"within {options['radius']:g} deg"
-        s.say(f"optimizing ({options['method']}, {goal}, {where})... O or Stop ends it at the closest "
+        where = "the whole pose space" if options.radius is None else f"within {options.radius:g} deg"
+        s.say(f"optimizing ({options.method}, {goal}, {where})... O or Stop ends it at the closest "
               "fooling pose found")
         return True
 
@@ -161,8 +176,7 @@ class Optimizer:
 
         s = self.session
         try:
-            result = SearchResult.of(step, self.scene, self.model, self.start, renderer=s.renderer,
-                                     **self.settings.options())
+            result = SearchResult.of(step, self.scene, self.model, self.start, self.options, renderer=s.renderer)
         except Exception as exc:  # the re-check renders and classifies: say so rather than lose the pose
             s.say(f"could not check the search's result: {type(exc).__name__}: {exc}", error=True)
             return
@@ -202,7 +216,7 @@ class Optimizer:
         """How `pose` was found, for a capture's sidecar: the last result's, while the object is still there."""
         if self.result is None or self.result.pose != pose:
             return None
-        return self.result.record(self.session.classifier)["search"]
+        return self.result.record()["search"]
 
     def close(self, timeout: float) -> bool:
         return self.runner.close(timeout)

@@ -196,9 +196,9 @@ class LatestFrameWorker(Generic[T, R]):
 @dataclass(frozen=True)
 class SearchJob:
     scene: Any
-    classifier: Any
+    model: Any  # what the search runs against: a classifier, a detector, or their objective
     start: Any  # Pose
-    options: dict = field(default_factory=dict)  # strike_pose.search.search's keywords (method, steps, ...)
+    options: Any = None  # strike_pose.search.SearchOptions (None: the defaults)
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ class SearchRunner:
         last = None
         steps: Iterator | None = None
         try:
-            steps = iter(self._search(job.scene, job.classifier, start=job.start, cancel=cancel, **job.options))
+            steps = iter(self._search(job.scene, job.model, start=job.start, options=job.options, cancel=cancel))
             for step in steps:
                 if cancel.is_set():
                     break

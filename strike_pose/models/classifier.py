@@ -34,6 +34,8 @@ class Classifier:
     `probabilities(image)` takes uint8 HxWx3 (or NxHxWx3) arrays, for everything else.
     """
 
+    kind = "classifier"  # what a search tells models apart by (search/objective.py, make_objective)
+
     def __init__(self, name: str, model: torch.nn.Module, prep: Preprocessing, device: torch.device):
         self.name = name
         self.prep = prep

@@ -204,6 +204,8 @@ class Detector:
     uint8 (H, W, 3) or (N, H, W, 3) arrays and gives the boxes above the threshold after NMS.
     """
 
+    kind = "detector"  # what a search tells models apart by (search/objective.py, make_objective)
+
     def __init__(self, name: str, net: DarknetNet, labels: tuple[str, ...], device: torch.device,
                  conf_threshold: float = CONF_THRESHOLD, nms_threshold: float = NMS_THRESHOLD) -> None:
         for what, value in (("confidence", conf_threshold), ("NMS", nms_threshold)):

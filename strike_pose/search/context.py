@@ -24,25 +24,8 @@ from strike_pose.search.region import Region, rotation_angle, translation_distan
 if TYPE_CHECKING:  # the objective brings torch, which the search's names and results do not need
     from strike_pose.search.objective import Objective
 
-MODES = ("nearest", "first")
 SHRINK = 0.05  # after a fooling pose at distance d, the nearest mode looks within d * (1 - SHRINK)
 SEARCH_BACK = 8  # poses a round when a new closest fooling pose is searched back towards the start
-
-
-def margin_of(probs: np.ndarray, true_class: int, target: int | None = None) -> float:
-    """How clearly a verdict fools the model, in probability: untargeted, the best wrong class's
-    p minus p(true class); targeted, p(target) minus the best other class's p. Positive exactly when
-    the search has succeeded."""
-    probs = np.asarray(probs, np.float64)
-    goal = true_class if target is None else target
-    other = float(np.max(np.delete(probs, goal)))
-    return other - float(probs[goal]) if target is None else float(probs[goal]) - other
-
-
-def fools(probs: np.ndarray, true_class: int, target: int | None = None, min_margin: float = 0.0) -> bool:
-    """Whether a verdict counts as a fooling pose: its margin (margin_of) is positive and at least min_margin."""
-    m = margin_of(probs, true_class, target)
-    return m > 0 and m >= min_margin
 
 
 def light_summary(light: Light) -> dict:
@@ -80,11 +63,11 @@ class Found:
 class Step:
     index: int  # 1-based count of steps taken
     pose: Pose  # the pose the search shows now (a path that moves by at most its learning rate)
-    probs: np.ndarray  # (1000,) classifier probabilities at `pose`
+    probs: np.ndarray  # the objective's verdict at `pose`: a classifier's (1000,) probabilities, a detector's (80,) COCO scores on the object
     loss: float  # the objective at `pose` (lower is better)
     success: bool  # a fooling pose has been found (see `first` and `closest`)
     seconds: float  # since the search started
-    evaluations: int  # classifier forward passes on OpenGL pictures so far
+    evaluations: int  # model forward passes on OpenGL pictures so far
     light: Light | None = None  # the light at `pose`, when the light is searched
     first: Found | None = None  # the first fooling pose found
     closest: Found | None = None  # the fooling pose closest to the start found so far

@@ -11,7 +11,7 @@ everywhere:
 - its verdict, re-checked on a single OpenGL picture at the classifier's input size, which is what a
   user reproduces from the exported pose (the search itself classified tiles of a batch render);
 - the start's own verdict, so that a start that is already misclassified is said;
-- how it was found (the search's settings), turned into the JSON sidecar by `record()` and into the
+- how it was found (its SearchOptions), turned into the JSON sidecar by `record()` and into the
   summary that `strike-pose search --json` prints by `summary()`.
 
 The model may be a classifier or a detector (or an objective, search/objective.py): the verdicts are
@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from strike_pose.scene import Light, Pose, Scene
-from strike_pose.search.context import Found, Step, light_summary, margin_of
+from strike_pose.search.context import Found, Step, light_summary
+from strike_pose.search.options import SearchOptions
 
 
 @dataclass(frozen=True)
@@ -48,29 +49,29 @@ class SearchResult:
     evaluations: int
     rejected: int
     interrupted: bool
-    settings: dict = field(default_factory=dict)  # search()'s keywords: method, mode, target, seed, ...
-    objective: Any = None  # what the search was against (search/objective.py): the classifier's or the detector's
+    options: SearchOptions  # how the search ran
+    objective: Any  # what it ran against (search/objective.py, SearchObjective): the classifier's or the detector's
+    files: dict = field(default_factory=dict)  # what run_search exported: {"image", "json"}
+    export_error: str | None = None  # why the export failed, when it did (the pose is still here)
 
     # ---------------------------------------------------------------------------------- building
 
     @classmethod
-    def of(cls, last: Step | None, scene: Scene, classifier, start: Pose, *, renderer=None,
-           interrupted: bool = False, **settings: Any) -> "SearchResult":
+    def of(cls, last: Step | None, scene: Scene, objective, start: Pose, options: SearchOptions | None = None, *,
+           renderer=None, interrupted: bool = False) -> "SearchResult":
         """Reduce a search's last Step (None: it took no step) to its result, re-checked on OpenGL.
 
-        classifier: the model searched against (a classifier, a detector or an objective).
-        settings: the keywords the search ran with (method, mode, target, radius, steps, seed, ...).
+        objective: what the search ran against (search/objective.py; a classifier or a detector is made
+        into its objective with `options`). options: how it ran.
         """
         from strike_pose.render import default_renderer
-        from strike_pose.search import objective_for
+        from strike_pose.search.objective import make_objective
 
         renderer = renderer or default_renderer()
+        options = options or SearchOptions()
         start = Pose.of(start)
-        mode = settings.get("mode", "nearest")
-        objective = objective_for(scene, classifier, settings.get("objective"), settings.get("target"),
-                                  settings.get("loss") or "margin", settings.get("min_margin") or 0.0)
-        target = objective.target
-        settings = {**settings, "target": target}
+        mode = options.mode
+        objective = make_objective(scene, objective, options)
         found = None if last is None else (last.first if mode == "first" else last.closest)
         best = found or (last.lowest if last is not None else None)
         pose, light = (best.pose, best.light) if best is not None else (start, None)
@@ -99,13 +100,14 @@ class SearchResult:
                    steps=last.index if last is not None else 0, seconds=last.seconds if last is not None else 0.0,
                    evaluations=last.evaluations if last is not None else 0,
                    rejected=last.rejected if last is not None else 0, interrupted=interrupted,
-                   settings=dict(settings), objective=objective)
+                   options=options, objective=objective)
 
     # --------------------------------------------------------------------------------- reading
 
     @property
     def target(self) -> int | None:
-        return self.settings.get("target")
+        """The class a targeted search wanted, among the verdicts (None: untargeted)."""
+        return self.objective.target
 
     @property
     def top1(self) -> int:
@@ -114,22 +116,18 @@ class SearchResult:
     @property
     def true_index(self) -> int:
         """The object's class in the verdicts: ImageNet's for a classifier, COCO's for a detector."""
-        return self.scene.true_class if self.objective is None else self.objective.true_class
+        return self.objective.true_class
 
     @property
     def margin(self) -> float:
         """How clearly the reported pose fools the model (probability margin; negative when it does not)."""
-        if self.objective is not None:
-            return self.objective.margin(self.probs)
-        return margin_of(self.probs, self.scene.true_class, self.target)
+        return self.objective.margin(self.probs)
 
     @property
     def start_misclassified(self) -> bool:
         """The start itself is not classified as the true class (an untargeted search has nothing to do);
         against a detector: it does not see the object as its own class."""
-        if self.objective is not None:
-            return self.objective.misses(self.start_probs)
-        return int(np.argmax(self.start_probs)) != self.scene.true_class
+        return self.objective.misses(self.start_probs)
 
     @property
     def confirmed(self) -> bool:
@@ -146,21 +144,18 @@ class SearchResult:
         return {"rotation_from_start": rotation_angle(a, b), "translation_from_start": translation_distance(a, b),
                 "distance": Region(a, self.scene.camera.fov_y).distance(b)}
 
-    def _model(self, classifier):
-        """What describes the verdicts: the objective (the detector's labels its COCO scores), else the classifier."""
-        return self.objective if self.objective is not None else classifier
-
-    def record(self, classifier=None) -> dict:
+    def record(self) -> dict:
         """The JSON sidecar of the reported pose: the scene, pose, light, model, top-5 and how it was found."""
         from strike_pose.export import shot_record
 
         d = self.distances()
-        how = {k: self.settings.get(k) for k in ("method", "mode", "seed", "radius", "learning_rate", "loss",
-                                                 "in_view", "min_margin")}
-        if self.objective is not None and self.objective.kind == "detector":
+        o = self.options
+        how = {k: getattr(o, k) for k in ("method", "mode", "seed", "radius", "learning_rate", "loss", "in_view",
+                                          "min_margin")}
+        if self.objective.kind == "detector":
             how["objective"] = self.objective.name
-        record = shot_record(self.scene, self.pose, self._model(classifier), self.probs, target=self.target, **how,
-                             search_light=self.settings.get("search_light") or None, success=self.success,
+        record = shot_record(self.scene, self.pose, self.objective, self.probs, target=self.target, **how,
+                             search_light=o.search_light or None, success=self.success,
                              steps=self.steps, seconds=round(self.seconds, 3), evaluations=self.evaluations,
                              start_pose=self.start.as_dict(), rotation_from_start=round(d["rotation_from_start"], 3),
                              translation_from_start=round(d["translation_from_start"], 4),
@@ -171,7 +166,7 @@ class SearchResult:
 
     def _detector_part(self) -> dict:
         """Against a detector: its detections on the reported picture (after NMS) and the object's box."""
-        if self.objective is None or self.objective.kind != "detector":
+        if self.objective.kind != "detector":
             return {}
         params = np.array(self.pose.as_tuple(), np.float64)
         box = self.objective.boxes_of(params)[0]
@@ -184,21 +179,21 @@ class SearchResult:
         return {"renderer": "opengl", "top1": self.top1, "fooled": self.success,
                 "note": "the reported pose re-rendered with OpenGL and re-classified before anything is exported"}
 
-    def summary(self, classifier=None) -> dict:
+    def summary(self) -> dict:
         """What `strike-pose search --json` prints."""
-        model = self._model(classifier)
+        model = self.objective
         true = self.true_index
         d = self.distances()
         start_top1 = int(np.argmax(self.start_probs))
         out = {
             "success": self.success,
-            "method": self.settings.get("method"),
-            "mode": self.settings.get("mode", "nearest"),
+            "method": self.options.method,
+            "mode": self.options.mode,
             "steps": self.steps,
             "seconds": self.seconds,
             "seconds_per_step": self.seconds / self.steps if self.steps else 0.0,
             "evaluations": self.evaluations,
-            "seed": self.settings.get("seed"),
+            "seed": self.options.seed,
             "start_pose": self.start.as_dict(),
             "start": {"top1": start_top1, "label": model.labels[start_top1],
                       "prob": float(self.start_probs[start_top1]),
@@ -207,20 +202,22 @@ class SearchResult:
             "final_pose": self.pose.as_dict(),
             **d,
             "margin": self.margin,
-            "in_view": self.settings.get("in_view", True),
-            "min_margin": self.settings.get("min_margin") or 0.0,
+            "in_view": self.options.in_view,
+            "min_margin": self.options.min_margin,
             "first": self.first.summary() if self.first is not None else None,
             "top": model.top(self.probs, 5),
             "true_prob": float(self.probs[true]),
             "target_prob": float(self.probs[self.target]) if self.target is not None else None,
-            "files": {},
+            "files": dict(self.files),
             "interrupted": self.interrupted,
             "rejected": self.rejected,
             "check": self.check(),
         }
-        if self.settings.get("search_light"):
+        if self.export_error is not None:
+            out["export_error"] = self.export_error
+        if self.options.search_light:
             out["light"] = light_summary(self.light) if self.light is not None else None
-        if self.objective is not None and self.objective.kind == "detector":
+        if self.objective.kind == "detector":
             o = self.objective
             out.update({"objective": o.name, "model": o.model_name, "labels": "coco", "conf_threshold": o.threshold,
                         "true_class": {"index": true, "label": o.labels[true]},
@@ -228,13 +225,12 @@ class SearchResult:
                         "seen": o.seen_label(self.probs), **self._detector_part()})
         return out
 
-    def export(self, out_dir, classifier=None) -> dict[str, str]:
+    def export(self, out_dir) -> dict[str, str]:
         """Write the reported pose's picture and sidecar into `out_dir` (never overwriting): {"image", "json"}."""
-        from strike_pose.export import export_shot, shot_stem
+        from strike_pose.export import export_shot
 
-        stem = (self.objective.shot_stem(self.scene.name, self.probs) if self.objective is not None
-                else shot_stem(self.scene.name, self.probs))
-        return export_shot(out_dir, stem, self.image, self.record(classifier))
+        stem = self.objective.shot_stem(self.scene.name, self.probs)
+        return export_shot(out_dir, stem, self.image, self.record())
 
 
 __all__ = ["SearchResult"]
