@@ -244,3 +244,21 @@ def test_unknown_names_are_refused_before_anything_is_fetched(name, words, cache
 def test_a_timm_tag_the_model_lacks_is_one_line_when_loading_too():
     with pytest.raises(StrikePoseError, match="unknown timm model 'resnet18.no_such_tag'"):
         create_classifier("timm:resnet18.no_such_tag")
+
+
+def test_fetch_answered_with_an_http_error_fails_in_one_line(caches, serve, monkeypatch, capsys):
+    base, _ = serve({})
+    _point_torchvision_at(monkeypatch, f"{base}/squeezenet1_1-12345678.pth")
+    assert main(["models", "fetch", TV_NAME]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "(the server answered HTTP 404)" in error and "--weights FILE" in error
+    assert not any(caches.iterdir())
+
+
+def test_fetch_into_a_cache_that_cannot_be_written_is_refused(caches, monkeypatch, capsys):
+    (caches / "a-file").write_text("")
+    monkeypatch.setenv("TORCH_HOME", str(caches / "a-file" / "torch"))
+    assert main(["models", "fetch", TV_NAME]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: cannot write the weights into") and "set TORCH_HOME" in error
+    assert [p.name for p in caches.iterdir()] == ["a-file"]

@@ -102,7 +102,8 @@ def _fetch_torchvision(name: str, model: str, say: Callable[[str], None], force:
         say(f"{name}: already fetched ({path})")
         return path
     match = torch.hub.HASH_REGEX.search(path.name)
-    say(f"downloading the {name} weights from {weights.url}")
+    size = weights.meta.get("_file_size")
+    say(f"downloading the {name} weights{f' ({size:.0f} MB)' if size else ''} from {weights.url}")
     try:
         with _folder(path.parent, "TORCH_HOME"), _socket_timeout(TIMEOUT_S):
             torch.hub.download_url_to_file(weights.url, str(path), match.group(1) if match else None, progress=True)
@@ -177,14 +178,16 @@ def _folder(folder: Path, variable: str):
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    why = None if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK) else f"{existing} is not writable"
+    writable = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    why = None if writable else f"{existing} is not a writable folder"
     if why is None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             why = exc.strerror or str(exc)
     if why:
-        raise StrikePoseError(f"cannot write the weights into {folder} ({why}); set {variable} to a folder you can write")
+        raise StrikePoseError(f"cannot write the weights into {folder} ({why}); "
+                              f"set {variable} to a folder you can write")
     try:
         yield
     except BaseException:
