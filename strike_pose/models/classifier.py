@@ -203,21 +203,16 @@ def _load_state(path: str | os.PathLike) -> dict:
 def _torchvision(name: str, weights: str | None) -> tuple[torch.nn.Module, Preprocessing]:
     import torchvision.models as tvm
 
-    try:
-        default = tvm.get_model_weights(name).DEFAULT
-    except (ValueError, KeyError) as exc:
-        raise StrikePoseError(
-            f"unknown torchvision model {name!r}; see torchvision.models.list_models()"
-        ) from exc
+    from strike_pose.models.hub import torchvision_weights
+
+    default, cached = torchvision_weights(name)
     kwargs = {"aux_logits": True, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
     model = tvm.get_model(name, weights=None, **kwargs)
     if weights is None:
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(default.url)
         if not cached.is_file():
             raise StrikePoseError(
-                f"the weights of torchvision:{name} are not on this machine (looked for {cached}); on a "
-                f"machine with internet run `python -c \"import torchvision; torchvision.models.get_model("
-                f"'{name}', weights='DEFAULT')\"` and copy {cached.name} there, or pass --weights FILE"
+                f"the weights of torchvision:{name} are not on this machine (looked for {cached}); fetch them "
+                f"with `strike-pose models fetch torchvision:{name}` (needs internet), or pass --weights FILE"
             )
         weights = str(cached)
     try:
@@ -232,17 +227,16 @@ def _torchvision(name: str, weights: str | None) -> tuple[torch.nn.Module, Prepr
 def _timm(name: str, weights: str | None) -> tuple[torch.nn.Module, Preprocessing]:
     import timm
 
-    if not timm.is_model(name):
-        raise StrikePoseError(f"unknown timm model {name!r}; see timm.list_models()")
+    from strike_pose.models.hub import hf_cached, timm_hub_id
+
+    hub_id = timm_hub_id(name)
     model = timm.create_model(name, pretrained=False)
     if weights is None:
-        hub_id = model.pretrained_cfg.get("hf_hub_id")
-        weights = _hf_cached(hub_id) if hub_id else None
+        weights = hf_cached(hub_id) if hub_id else None
         if weights is None:
             raise StrikePoseError(
-                f"the weights of timm:{name} are not in the local Hugging Face cache; on a machine with "
-                f"internet run `python -c \"import timm; timm.create_model('{name}', pretrained=True)\"` "
-                "and copy the cache, or pass --weights FILE"
+                f"the weights of timm:{name} are not in the local Hugging Face cache; fetch them with "
+                f"`strike-pose models fetch timm:{name}` (needs internet), or pass --weights FILE"
             )
     try:
         model.load_state_dict(_load_state(weights))
@@ -250,18 +244,6 @@ def _timm(name: str, weights: str | None) -> tuple[torch.nn.Module, Preprocessin
         raise StrikePoseError(f"weights do not fit timm:{name}: {str(exc).splitlines()[0]}") from exc
     cfg = timm.data.resolve_data_config({}, model=model)
     return model, Preprocessing(int(cfg["input_size"][-1]), tuple(cfg["mean"]), tuple(cfg["std"]))
-
-
-def _hf_cached(hub_id: str) -> str | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        path = try_to_load_from_cache(hub_id, filename)
-        if isinstance(path, str) and os.path.isfile(path):
-            return path
-    return None
 
 
 def create_classifier(name: str, weights: str | None = None, device: str | None = None) -> Classifier:
