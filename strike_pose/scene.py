@@ -23,6 +23,7 @@ import threading
 import tomllib
 import weakref
 from dataclasses import asdict, dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -32,7 +33,7 @@ from PIL import Image
 from strike_pose.errors import StrikePoseError, shown, warn
 from strike_pose.rotations import ANGLE_AXES, POSE_AXES
 
-SCENES_DIR = Path(__file__).resolve().parent.parent / "scenes"
+SCENES_DIR = Path(str(resources.files("strike_pose") / "scenes"))  # the bundled scene files: package data
 POSE_FIELDS = POSE_AXES  # the fields of a Pose, in the order of its six numbers
 NEAR, FAR = 0.1, 1000.0
 IMAGENET_MEAN_RGB = (124, 116, 104)

@@ -1,7 +1,7 @@
 """Geometry and texture checks of the procedural assets (no rendering, no classifier).
 
 The differentiable twin needs closed, welded, outward-wound surfaces without parts that touch or
-sink into each other (shared/DIFFRENDER.md); the renderer needs UVs in [0, 1] on a PIL RGB atlas
+sink into each other (docs/RENDERING.md); the renderer needs UVs in [0, 1] on a PIL RGB atlas
 with power-of-two sides, and backgrounds that never change between runs.
 """
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ from strike_pose.search import DEFAULT_STEPS, METHODS
 
 KINDS = ("landscape", "sensitivity", "attack", "transfer")
 FETCHED = "fetched"  # scenes = "fetched": every object fetched from the catalogue
-EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
+EXPERIMENTS_DIR = Path(str(resources.files("strike_pose.experiments") / "configs"))  # the bundled configs: package data
 
 
 @dataclass(frozen=True)

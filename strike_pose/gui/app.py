@@ -1,9 +1,10 @@
 """The window: pyglet for events, moderngl for the scene, imgui-bundle's pyglet backend for the panels,
 all in one OpenGL context. Everything it does beyond wiring is in Session (strike_pose.gui.session).
 
-Pitfalls handled here (see shared STACK notes): pyglet's GL error checks are off, since reading the
-window back leaves a stale error; Escape does not close the window (the default handler is replaced);
-PYOPENGL_PLATFORM=egl is dropped, since the window runs on a display; triton loads before any GL.
+Pitfalls handled here (what was seen: docs/PLATFORM.md): pyglet's GL error checks are off, since
+reading the window back leaves a stale error; Escape does not close the window (the default handler
+is replaced); PYOPENGL_PLATFORM=egl is dropped, since the window runs on a display; triton loads
+before any GL.
 """
 
 from __future__ import annotations

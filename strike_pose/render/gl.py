@@ -11,6 +11,7 @@ import contextlib
 import functools
 import math
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,8 @@ from strike_pose.scene import FAR, NEAR, Light, Pose, Scene
 MAX_FRAMEBUFFER = 4096  # the side of the largest framebuffer a batch of tiles is drawn into
 GPU_CACHE_LIMIT = 8  # meshes, background textures and framebuffers each renderer keeps on the GPU
 
-SHADERS_DIR = Path(__file__).resolve().parent.parent.parent / "shaders"
+# The GLSL sources are package data (strike_pose/render/shaders/), installed with the package.
+SHADERS_DIR = Path(str(resources.files("strike_pose.render") / "shaders"))
 
 
 def _in_own_context(method):

@@ -1,8 +1,9 @@
 """Mesh helpers shared by the procedural objects.
 
-The objects are built in two steps so that they stay valid for the differentiable twin
-(docs in /work/shared/DIFFRENDER.md): first one closed, welded surface of positions (each edge
-shared by exactly two triangles, no parts touching or sinking into each other), then a texture
+The objects are built in two steps so that they stay valid for the differentiable twin, which
+moves an outline only where it finds a silhouette edge (docs/RENDERING.md): first one closed,
+welded surface of positions (each edge shared by exactly two triangles, no parts touching or
+sinking into each other, since where two parts meet there is no edge to antialias), then a texture
 layout that duplicates vertices only along texture seams. Merging the duplicates by position gives
 back the closed surface.
 """
