@@ -32,7 +32,8 @@ def main() -> None:
 
     load_llvm_users_first()
     from strike_pose import create_classifier, load_scene
-    from strike_pose.posemap import MapSpec, compute_map
+    from strike_pose.analysis.mapbuild import compute_map
+    from strike_pose.analysis.posemap import MapSpec
     from strike_pose.render import default_renderer
 
     t0 = time.perf_counter()
@@ -45,7 +46,7 @@ def main() -> None:
     warm = time.perf_counter() - t0
 
     spec = MapSpec(axes=args.axes, pose=scene.pose.as_tuple(), resolution=args.resolution)
-    from strike_pose.posemap import PoseMap
+    from strike_pose.analysis.posemap import PoseMap
 
     empty = PoseMap(spec, scene.true_class, scene.camera.fov_y)
     marks: dict[int, tuple[float, int]] = {}  # level -> (seconds, poses) when it was finished

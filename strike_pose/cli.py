@@ -574,7 +574,7 @@ def cmd_classes(args: argparse.Namespace) -> int:
 
 
 def _axis_pair(text: str) -> tuple[str, str]:
-    from strike_pose.posemap import AXIS_PAIRS
+    from strike_pose.analysis.posemap import AXIS_PAIRS
 
     pair = tuple(part.strip() for part in text.split(","))
     if pair not in AXIS_PAIRS:
@@ -588,7 +588,8 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from strike_pose.posemap import MapSpec, compute_map
+    from strike_pose.analysis.mapbuild import compute_map
+    from strike_pose.analysis.posemap import MapSpec
 
     out = _check_new_file(args.out, ".png")
     grid_file = out.with_suffix(".npz")
@@ -625,7 +626,9 @@ def cmd_map(args: argparse.Namespace) -> int:
         print(f"nearest fooling cell: {fooling.distance:.3g} {unit} from the pose, at pose "
               f"{','.join(f'{v:.6g}' for v in fooling.pose)}: top-1 {fooling.label!r} p={fooling.top1_prob:.3f} "
               f"(true p={fooling.true_prob:.3f})")
-    png, npz = result.save(out)
+    from strike_pose.analysis.mapdraw import save_map
+
+    png, npz = save_map(result, out)
     print(f"wrote {png} and {npz}")
     return 0
 

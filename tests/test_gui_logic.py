@@ -759,7 +759,8 @@ def test_the_map_starts_again_when_what_it_holds_changes_and_not_when_the_cursor
 
 
 def test_the_visualizers_map_equals_the_headless_one(session, bus, classifier):
-    from strike_pose.posemap import MapSpec, compute_map
+    from strike_pose.analysis.mapbuild import compute_map
+    from strike_pose.analysis.posemap import MapSpec
 
     session.set_map(open=True, resolution=30)
     wait_for(session, lambda: (m := session.map_view.snapshot()[1]) is not None and m.complete, timeout=120)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from strike_pose.posemap import (WRAPPED, MapBuilder, MapSpec, PoseMap, axis_range, cell_centres, compute_map,
-                                 grid_poses, label_colour)
+from strike_pose.analysis.mapdraw import label_colour, map_image, map_legend, save_map
+from strike_pose.analysis.mapbuild import MapBuilder, compute_map
+from strike_pose.analysis.posemap import WRAPPED, MapSpec, PoseMap, axis_range, cell_centres, grid_poses
 from strike_pose.rotations import wrap_degrees
 
 TRUE = 779  # school bus
@@ -97,7 +98,7 @@ def test_the_grid_is_cell_centres_over_each_axis_s_range(bus):
 def test_the_landscape_grid_is_the_map_s_grid(monkeypatch):
     import tomllib
 
-    import strike_pose.posemap as posemap
+    import strike_pose.analysis.posemap as posemap
     from strike_pose.experiments.config import parse_experiment
     from strike_pose.experiments.plan import landscape_poses
     from strike_pose.scene import load_scene
@@ -202,20 +203,20 @@ def test_share_legend_and_picture(fake_map):
     yaw, pitch = np.meshgrid(*m.values, indexing="ij")
     truth = (np.abs(yaw) > 150) | ((yaw > 20) & (yaw < 95) & (pitch > 10))
     assert abs(m.misclassified_share() - truth.mean()) < 0.02
-    legend = m.legend(5)
+    legend = map_legend(m, 5)
     assert [e.index for e in legend] == [600, 500] and legend[0].share > legend[1].share
-    image = m.to_image(scale=2, cursor=False)
+    image = map_image(m, scale=2, cursor=False)
     assert image.shape == (36 * 2, 72 * 2, 3) and image.dtype == np.uint8
     i, j = m.cell_at(170, 0)
     assert tuple(image[(35 - j) * 2, i * 2]) == label_colour(600)
     i, j = m.cell_at(0, -60)
     assert len(set(image[(35 - j) * 2, i * 2])) <= 3 and image[(35 - j) * 2, i * 2].min() > 100  # the grey ramp
-    with_cursor = m.to_image(scale=2)
+    with_cursor = map_image(m, scale=2)
     assert (with_cursor != image).any() and tuple(with_cursor[(35 - 18) * 2 + 1, 1 * 2 + 1]) == (255, 255, 255)
 
 
 def test_save_writes_the_picture_and_the_grid_and_never_overwrites(fake_map, tmp_path):
-    png, npz = fake_map.save(tmp_path / "m.png")
+    png, npz = save_map(fake_map, tmp_path / "m.png")
     assert png.is_file() and npz == tmp_path / "m.npz" and npz.is_file()
     assert Image.open(png).size[0] > 400
     back = PoseMap.load(npz)
@@ -223,7 +224,7 @@ def test_save_writes_the_picture_and_the_grid_and_never_overwrites(fake_map, tmp
         assert np.array_equal(getattr(back, name), getattr(fake_map, name), equal_nan=name != "records"), name
     assert back.spec == fake_map.spec and back.true_class == TRUE and back.complete
     with pytest.raises(Exception, match="exists"):
-        fake_map.save(tmp_path / "m.png")
+        save_map(fake_map, tmp_path / "m.png")
 
 
 # ---------------------------------------------------------------------- real renders, the real model

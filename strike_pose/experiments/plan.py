@@ -55,7 +55,7 @@ def landscape_poses(experiment: Experiment, study: Study, scene_name: str) -> np
 
     scene = load_scene(scene_name)
     if study.grid_axes is not None:  # the pose map's grid: the centres of steps x steps equal cells
-        from strike_pose.posemap import grid_poses
+        from strike_pose.analysis.posemap import grid_poses
 
         return grid_poses((0, 0, 0, 0, 0, scene.pose.z), study.grid_axes, (study.grid_steps, study.grid_steps))
     region = Region(start=np.array(scene.pose.as_tuple()), fov_y=scene.camera.fov_y, z_near=study.z[1],

@@ -247,7 +247,9 @@ def window_class():
             if pose_map is None or shown == self._shown_map:
                 return
             self._shown_map = shown
-            image = pose_map.to_image(scale=2, cursor=session.pose.as_tuple())
+            from strike_pose.analysis.mapdraw import map_image
+
+            image = map_image(pose_map, scale=2, cursor=session.pose.as_tuple())
             self.map_texture = self._upload(self.map_texture, image, moderngl.NEAREST)
             self.panel_state.map_texture = (self.map_texture.glo, image.shape[1], image.shape[0])
 

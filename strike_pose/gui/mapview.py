@@ -1,4 +1,4 @@
-"""The visualizer's pose map, computed in a background thread (see strike_pose.posemap).
+"""The visualizer's pose map, computed in a background thread (see strike_pose.analysis.posemap).
 
 The map holds four pose numbers, the scene (with its light) and the model fixed; when any of them
 changes it starts again and the work under way is dropped at once. The thread has its own OpenGL
@@ -110,7 +110,8 @@ class MapView:
 
         _lower_priority()  # before the renderer: the GL driver's own threads inherit it
         torch.set_num_threads(1)  # per thread: live analysis keeps its own
-        from strike_pose.posemap import MapBuilder, MapSpec
+        from strike_pose.analysis.mapbuild import MapBuilder
+        from strike_pose.analysis.posemap import MapSpec
         from strike_pose.render import default_renderer
 
         renderer = default_renderer()

@@ -373,9 +373,9 @@ def _captures(session: Session) -> None:
 
 
 def _pose_map(session: Session, state: PanelState) -> None:
-    """The classifier's verdict over two pose axes around the pose (strike_pose.posemap): hover shows a
+    """The classifier's verdict over two pose axes around the pose (strike_pose.analysis.posemap): hover shows a
     cell, a click glides the object there."""
-    from strike_pose.posemap import AXIS_PAIRS
+    from strike_pose.analysis.posemap import AXIS_PAIRS
 
     names = [" x ".join(pair) for pair in AXIS_PAIRS]
     index = AXIS_PAIRS.index(tuple(session.map_axes))
@@ -419,7 +419,9 @@ def _pose_map(session: Session, state: PanelState) -> None:
         imgui.text_colored(RED, f"nearest fooling cell: {nearest.distance:.1f} away ({nearest.label})")
     else:
         imgui.text_colored(GREEN, "no fooling cell on the map" + ("" if pose_map.complete else " yet"))
-    for entry in pose_map.legend(5):
+    from strike_pose.analysis.mapdraw import map_legend
+
+    for entry in map_legend(pose_map, 5):
         imgui.color_button(f"##legend{entry.index}", (*[c / 255 for c in entry.colour], 1.0),
                            imgui.ColorEditFlags_.no_tooltip, (12, 12))
         imgui.same_line()
