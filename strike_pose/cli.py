@@ -264,7 +264,8 @@ def _search_model_from_args(args: argparse.Namespace, scene):
     if args.objective == "classifier":
         if args.detector_target:
             raise StrikePoseError("--detector-target goes with --objective detector-class")
-        return classifier_from_args(args), _target_from_args(args)
+        target = _target_from_args(args)  # a misspelt target is refused before the model loads
+        return classifier_from_args(args), target
     from strike_pose.models.coco import require_coco_class
     from strike_pose.search.detection import coco_target
 

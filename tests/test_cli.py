@@ -219,3 +219,20 @@ def test_a_display_that_does_not_answer_is_named_with_what_to_do():
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("error: cannot connect to the X display ':4093'") and "None" not in done.stderr
     assert "Xvfb :4093" in done.stderr and "--headless" in done.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["search", "--target", "schol bus", "--steps", "1", "--out", "{out}"], "--target 'schol bus'"),
+    (["search", "--scene", "school_bux", "--out", "{out}/deeper"], "unknown scene"),
+    (["render", "--pose", "1,2", "--out", "{out}/x.png"], "--pose takes six"),
+    (["map", "--true-class", "schol bus", "--out", "{out}/m.png"], "true_class 'schol bus'"),
+    (["detect", "--pose", "1,2", "--out", "{out}/d.png"], "--pose takes six"),
+    (["run", "--headless", "--model", "nonet", "--out", "{out}"], "unknown model 'nonet'"),
+    (["experiment", "no_such_study", "--out", "{out}"], "no_such_study"),
+])
+def test_a_refused_command_creates_no_folder(tmp_path, capsys, args, words):
+    out = tmp_path / "s"
+    assert main([a.replace("{out}", str(out)) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == [], "a refused command writes nothing, not even an empty folder"
