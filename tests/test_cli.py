@@ -255,3 +255,16 @@ def test_the_objects_list_keeps_its_columns_after_long_package_names(capsys):
                                                   row["licence"]], line
         starts.add(tuple(at for at, _ in cells))
     assert len(starts) == 1, "\n".join(lines)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["objects", "space_shuttle"], "error: name the action: strike-pose objects fetch space_shuttle (or objects check "
+                                   "space_shuttle)\n"),
+    (["objects", "space_shutle", "teapot"], "error: name the action: strike-pose objects fetch space_shuttle teapot "),
+    (["objects", "fech", "teapot"], "error: unknown objects action 'fech'; did you mean 'fetch'? "),
+    (["objects", "frob"], "error: unknown objects action 'frob'; the actions are fetch NAME... and check"),
+])
+def test_objects_without_its_action_says_what_to_type(capsys, args, said):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1, err
