@@ -496,7 +496,8 @@ def load_scene(name_or_path: str | Path, overrides: dict | None = None) -> Scene
                     if not overrides[key].startswith("procedural:"):
                         overrides[key] = str(user_path(overrides[key]).resolve())
             source["overrides"] = dict(overrides)
-        return scene_from_dict({**data, **overrides}, path.resolve().parent, source=source)
+        # A scene that does not name itself is named after its file: its shots are FILE-as-LABEL.png.
+        return scene_from_dict({"name": path.stem, **data, **overrides}, path.resolve().parent, source=source)
     except StrikePoseError as exc:
         raise StrikePoseError(f"scene {path}: {exc}") from None
 

@@ -243,3 +243,15 @@ def test_a_bad_camera_z_is_named(cube_folder, change, words):
         load_scene(write_scene(cube_folder, ORIGINAL_APP_SCENE.replace(*change)))
     assert words in str(err.value) and "\n" not in str(err.value)
 
+
+def test_a_scene_without_a_name_is_named_after_its_file(cube_folder):
+    from strike_pose.export import shot_stem
+
+    jeep = cube_folder / "jeep.toml"
+    jeep.write_text(GOOD_SCENE.replace('name = "cube"\n', ""))
+    scene = load_scene(jeep)
+    assert scene.name == "jeep" and scene.describe()["name"] == "jeep"
+    probs = np.zeros(1000)
+    probs[609] = 1.0  # 'jeep'
+    assert shot_stem(scene.name, probs) == "jeep-as-jeep"
+    assert load_scene(write_scene(cube_folder, GOOD_SCENE)).name == "cube"  # a name of its own is kept
