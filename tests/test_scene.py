@@ -194,3 +194,64 @@ def test_an_obj_without_texture_coordinates_still_loads_with_a_warning(tmp_path)
     with pytest.warns(UserWarning, match="no texture coordinates"):
         mesh = load_mesh(str(path))
     assert mesh.triangle_count == 2
+
+
+# The original strike-with-a-pose app's starting pose for its Jeep (its settings.py), with its camera 2 units
+# behind the origin (its CAMERA_DISTANCE): z = -3.8 there is z = -5.8 here.
+ORIGINAL_APP_SCENE = """
+mesh = "cube.obj"
+true_class = "jeep"
+[camera]
+fov_y = 16.426
+z = 2.0
+[light]
+ambient = 0
+diffuse = 1
+direction = [0, 0.7071, 0.7071]
+[pose]
+yaw = 178.5066
+pitch = -4.6715
+roll = 12.8242
+x = -0.109
+y = -0.2109
+z = -3.8
+"""
+
+
+def test_a_scene_says_where_its_camera_sits_and_loads_in_this_project_s_convention(cube_folder, renderer):
+    theirs = load_scene(write_scene(cube_folder, ORIGINAL_APP_SCENE))
+    assert theirs.pose.z == pytest.approx(-5.8) and theirs.pose.yaw == 178.5066 and theirs.pose.x == -0.109
+    assert theirs.camera.fov_y == 16.426 and theirs.describe()["camera"] == {"fov_y": 16.426}  # sidecars: ours
+    (cube_folder / "ours.toml").write_text(ORIGINAL_APP_SCENE.replace("z = 2.0\n", "").replace("z = -3.8", "z = -5.8"))
+    ours = load_scene(cube_folder / "ours.toml")
+    assert ours.pose == theirs.pose
+    assert np.array_equal(renderer.render(theirs, theirs.pose, size=64), renderer.render(ours, ours.pose, size=64))
+    no_pose_z = load_scene(write_scene(cube_folder, ORIGINAL_APP_SCENE.replace("z = -3.8\n", "")))
+    assert no_pose_z.pose.z == -10.0  # the default z = -8, as seen from the file's camera
+
+
+@pytest.mark.parametrize("change, words", [
+    (("z = 2.0", "z = '2'"), "camera.z must be a finite number, got '2'"),
+    (("z = 2.0", "z = nan"), "camera.z must be a finite number, got nan"),
+    (("z = 2.0", "z = 1e300"), "camera.z must be between"),
+    (("z = 2.0", "zoom = 2.0"), "unknown field camera.zoom; the fields of [camera] are fov_y, z"),
+    (("z = -3.8", "z = 1.95"), "pose z must be below -0.1 (the object must be in front of the camera, which looks "
+                               "down -z), got -0.05 (the file's pose.z = 1.95 with its camera at [camera] z = 2)"),
+])
+def test_a_bad_camera_z_is_named(cube_folder, change, words):
+    with pytest.raises(StrikePoseError) as err:
+        load_scene(write_scene(cube_folder, ORIGINAL_APP_SCENE.replace(*change)))
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_scene_without_a_name_is_named_after_its_file(cube_folder):
+    from strike_pose.export import shot_stem
+
+    jeep = cube_folder / "jeep.toml"
+    jeep.write_text(GOOD_SCENE.replace('name = "cube"\n', ""))
+    scene = load_scene(jeep)
+    assert scene.name == "jeep" and scene.describe()["name"] == "jeep"
+    probs = np.zeros(1000)
+    probs[609] = 1.0  # 'jeep'
+    assert shot_stem(scene.name, probs) == "jeep-as-jeep"
+    assert load_scene(write_scene(cube_folder, GOOD_SCENE)).name == "cube"  # a name of its own is kept

