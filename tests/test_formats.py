@@ -23,8 +23,9 @@ import trimesh
 from PIL import Image
 
 from strike_pose.assets import load_mesh
-from strike_pose.assets.mesh import (CONVERTED_SUFFIXES, FORMAT_LIST, MESH_SUFFIXES, check_obj_geometry, decode_text,
-                                     load_mesh_file, mesh_suffix, text_encoding)
+from strike_pose.assets.checks import check_obj_geometry, decode_text, text_encoding
+from strike_pose.assets.formats import CONVERTED_SUFFIXES, FORMAT_LIST, MESH_SUFFIXES, mesh_suffix
+from strike_pose.assets.reading import load_mesh_file
 from strike_pose.errors import StrikePoseError, StrikePoseWarning
 
 RED, GREEN, BLUE = (220, 20, 30), (20, 200, 40), (30, 40, 230)

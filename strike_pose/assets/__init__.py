@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from strike_pose.assets.mesh import Mesh, load_mesh_file, load_texture, mesh_from_trimesh, open_image
+from strike_pose.assets.images import load_texture, open_image
+from strike_pose.assets.mesh import Mesh, mesh_from_trimesh
+from strike_pose.assets.reading import load_mesh_file
 from strike_pose.errors import StrikePoseError
 
 PROCEDURAL = "procedural:"

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from strike_pose.assets.formats import AC3D_SUFFIXES, CONVERTED_SUFFIXES, PANDA_SUFFIXES, mesh_suffix
+from strike_pose.assets.images import open_image
 from strike_pose.errors import StrikePoseError, warn
 
-AC3D_SUFFIXES = (".ac", ".acc", ".ac3d")
-PANDA_SUFFIXES = (".egg", ".egg.pz", ".bam", ".bam.pz")
-CONVERTED_SUFFIXES = AC3D_SUFFIXES + PANDA_SUFFIXES
 MAX_ATLAS_SIDE = 4096  # the atlas is scaled down to this; the texture the renderers use is at most 2048
 MAX_TILES = 8  # a texture repeated more often than this along an axis is wrapped per triangle instead
 PAD = 4  # pixels of each atlas entry's edge repeated around it, against bleeding in mipmaps
@@ -29,8 +28,6 @@ PAD = 4  # pixels of each atlas entry's edge repeated around it, against bleedin
 
 def suffix_of(path: str | Path) -> str:
     """The format suffix of a path (.egg.pz kept whole), in lower case: mesh.mesh_suffix, or the plain one."""
-    from strike_pose.assets.mesh import mesh_suffix
-
     return mesh_suffix(path) or Path(path).suffix.lower()
 
 
@@ -108,8 +105,6 @@ def read_ac3d(path: Path) -> list[Part]:
 def _texture_next_to(path: Path, name: str) -> Image.Image | None:
     """The texture `name` of a model file, looked up beside it (as written, then by its file name alone,
     in any case); None, with a warning, when it is missing or unreadable."""
-    from strike_pose.assets.mesh import open_image
-
     folder = path.parent
     candidates = [folder / name, folder / Path(name.replace("\\", "/")).name]
     lowered = {p.name.lower(): p for p in folder.iterdir()} if folder.is_dir() else {}

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from strike_pose.assets.mesh import MESH_SUFFIXES
+from strike_pose.assets.formats import MESH_SUFFIXES
 
 # what each "Open ..." button looks for
 FILE_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
