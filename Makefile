@@ -10,13 +10,19 @@ GL_PACKAGES  := libegl1 libegl-mesa0 libgl1 libglx-mesa0 libgl1-mesa-dri
 GUI_PACKAGES := xvfb xauth xdotool x11-apps
 BROWSER_PACKAGES := chromium   # the experiment report is checked in a real headless browser
 
-.PHONY: run test test-long detector bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
+.PHONY: run test lint test-long detector bench bench-search bench-objects soak screenshots experiment cluster system-gl system-gui system-browser venv clean
 
 run: system-gl venv
 	$(VENV)/bin/strike-pose run
 
-test: system-gl system-gui system-browser $(VENV)/.stamp-test detector
+test: system-gl system-gui system-browser $(VENV)/.stamp-test detector lint
 	$(PY) -m pytest -q --durations=25 -m "not long" tests
+
+# The layers (pyproject.toml's import contracts: each layer imports only from those below it, and no
+# import cycles) and the linter; `make test` runs both first.
+lint: $(VENV)/.stamp-test
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check strike_pose tests benchmarks
 
 # The tests that take a minute or more each (the README's Python section in full, its searches too;
 # the short soak of frames and search steps).
@@ -78,7 +84,7 @@ $(VENV)/.stamp: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.stamp-test: $(VENV)/.stamp
 	$(PY) -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import pytest"
+	$(PY) -c "import pytest, importlinter"
 	touch $@
 
 $(VENV)/.stamp-cluster: $(VENV)/.stamp

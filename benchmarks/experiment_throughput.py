@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 from strike_pose.render.gl import load_llvm_users_first
 

@@ -161,7 +161,7 @@ class BenchScript:
 def run_child(args: argparse.Namespace) -> int:
     from strike_pose.gui import run_gui
     from strike_pose.models import create_classifier
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     scene = load_scene(args.scene)
     classifier = create_classifier(args.model)

@@ -27,11 +27,12 @@ _WHERE = {
     "render_differentiable": "strike_pose.render.diff",
     "export_shot": "strike_pose.export",
     "Camera": "strike_pose.scene", "Light": "strike_pose.scene", "Pose": "strike_pose.scene",
-    "Scene": "strike_pose.scene", "load_scene": "strike_pose.scene",
+    "Scene": "strike_pose.scene", "load_scene": "strike_pose.scenes",
 }
 # Subpackages and modules: no function above shares a name with one, so importing one (which binds
 # its name here) never hides a function.
-_MODULES = ("assets", "cli", "experiments", "export", "gui", "models", "render", "scene", "search")
+_MODULES = ("analysis", "assets", "cli", "experiments", "export", "fields", "gui", "models", "render", "scene", "scenes",
+            "search")
 
 
 def __getattr__(name: str):

@@ -55,7 +55,7 @@ def _add_detector_options(parser: argparse.ArgumentParser) -> None:
 
 def load_scene_from_args(args: argparse.Namespace, needs_class: bool = True):
     """The scene of --scene (with --texture, --background, --true-class replacing its own) or of --mesh."""
-    from strike_pose.scene import load_scene, scene_from_files
+    from strike_pose.scenes import load_scene, scene_from_files
 
     if args.mesh:
         if args.scene:
@@ -193,7 +193,8 @@ def _read_shot(path: str) -> dict:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from strike_pose.models.classify import classify_scene
-    from strike_pose.scene import Pose, scene_from_record
+    from strike_pose.export import scene_from_record
+    from strike_pose.scene import Pose
 
     if not 1 <= args.top <= 1000:
         raise StrikePoseError(f"--top takes 1 to 1000 classes, got {args.top}")
@@ -429,7 +430,7 @@ def _short(value) -> str:
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:
-    from strike_pose.scene import available_scenes, scene_path
+    from strike_pose.scenes import available_scenes, scene_path
 
     for name in available_scenes():
         print(f"{name:<22} {scene_path(name)}")
@@ -438,6 +439,7 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 
 def cmd_objects(args: argparse.Namespace) -> int:
     from strike_pose.assets import objects
+    from strike_pose.scenes.catalogue import check_objects, fetch_objects
 
     if args.action not in (None, "fetch", "check"):
         _unknown_objects_action(args.action, args.names)
@@ -460,7 +462,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
     if args.action == "fetch":
         chosen = objects.resolve_names(args.names, args.all)
         say = (lambda line: print(line, file=sys.stderr))
-        rows = objects.fetch(chosen, say=say, force=args.force)
+        rows = fetch_objects(chosen, say=say, force=args.force)
         if args.json:
             _print_json(rows)
         else:
@@ -474,7 +476,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
             names = objects.fetched_objects()
         if not names:
             raise StrikePoseError("no objects are fetched yet; run strike-pose objects fetch NAME... (or --all)")
-        rows = objects.check(names, model=args.model or "efficientnet_lite0")
+        rows = check_objects(names, model=args.model or "efficientnet_lite0")
         if args.json:
             _print_json(rows)
         else:

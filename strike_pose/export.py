@@ -6,6 +6,9 @@ LABEL being what the model sees (`school_bus-as-snowplow.png`); a second shot of
 
 Files are written to a temporary name in the same folder and renamed into place, so a crash never
 leaves half a file; an existing file is never overwritten (a free name is chosen instead).
+
+Reading a shot back (`strike-pose classify --from`) is here too: `scene_from_record` is the inverse of
+`shot_record`.
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from strike_pose.errors import StrikePoseError
+from strike_pose.errors import StrikePoseError, shown, warn
+from strike_pose.scene import POSE_FIELDS, Pose, Scene
+from strike_pose.scenes import load_scene, parse_camera, parse_light, scene_from_files, user_path
 
 
 class FileExists(StrikePoseError):
@@ -150,3 +157,62 @@ def shot_record(scene, pose, classifier, probs: np.ndarray, target: int | None =
         "image_size": classifier.input_size,
         "search": {k: v for k, v in search.items() if v is not None},
     }
+
+
+# ------------------------------------------------------------------------- reading shots back
+
+def check_shot(record: Any) -> None:
+    """Check the fields of an exported shot that `classify --from` uses (scene, pose, model), naming the
+    first bad one; their values are checked again where they are used."""
+    if not isinstance(record, dict):
+        raise StrikePoseError(f"a shot is a JSON object with 'scene' and 'pose', got {shown(record)}; give a JSON "
+                              "written by `strike-pose search` or the GUI")
+    for key in ("scene", "pose"):
+        if key not in record:
+            raise StrikePoseError(f"the shot has no {key!r} field; give a JSON written by `strike-pose search` or the GUI")
+    info, pose = record["scene"], record["pose"]
+    if not isinstance(info, dict):
+        raise StrikePoseError(f"the shot's 'scene' must be an object with 'path' or 'mesh', got {shown(info)}")
+    for key in ("path", "sha256", "mesh", "texture", "background"):
+        if info.get(key) is not None and not isinstance(info[key], str):
+            raise StrikePoseError(f"the shot's scene.{key} must be a string, got {shown(info[key])}; restore the "
+                                  "JSON as it was written")
+    if isinstance(pose, dict):
+        missing = [name for name in POSE_FIELDS if name not in pose]
+        if missing:
+            raise StrikePoseError(f"the shot's pose has no {missing[0]!r}; a shot's pose has all of "
+                                  f"{', '.join(POSE_FIELDS)}")
+    Pose.of(pose)
+    model = record.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise StrikePoseError(f"the shot's 'model' must be a model name such as efficientnet_lite0, got {shown(model)}")
+
+
+def scene_from_record(record: dict) -> Scene:
+    """The scene of an exported shot (its `scene` field), with the light and camera it was taken
+    with; warns when the scene file changed since the shot."""
+    check_shot(record)
+    info = record["scene"]
+    if info.get("path"):
+        path = user_path(info["path"])
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise StrikePoseError(f"the shot's scene.path {path} cannot be used ({exc.strerror or exc}); restore "
+                                  "the JSON as it was written") from None
+        if is_dir:
+            raise StrikePoseError(f"the shot's scene file {path} is a folder; restore the scene file to reproduce the shot")
+        if not is_file:
+            raise StrikePoseError(f"the shot's scene file {path} is missing; restore it to reproduce the shot")
+        scene = load_scene(path, info.get("overrides"))
+        if info.get("sha256") and scene.source.get("sha256") != info["sha256"]:
+            warn(f"scene file {path} changed since the shot was taken; results may differ")
+    elif info.get("mesh"):
+        scene = scene_from_files(info["mesh"], info.get("texture"), info.get("background"), info.get("true_class"))
+    else:
+        raise StrikePoseError("the shot's scene has neither 'path' nor 'mesh'; it cannot be re-rendered")
+    if "light" in info:
+        scene = replace(scene, light=parse_light(info["light"], "scene.light"))
+    if "camera" in info:
+        scene = replace(scene, camera=parse_camera(info["camera"], "scene.camera"))
+    return scene

@@ -27,12 +27,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from strike_pose.assets import cover_crop, load_background, load_mesh
-from strike_pose.assets.mesh import load_texture
+from strike_pose.assets.images import load_texture
 from strike_pose.cli import _read_shot, main
 from strike_pose.errors import StrikePoseError, StrikePoseWarning
 from strike_pose.models.labels import resolve_class
-from strike_pose.scene import (MAX_ANGLE, MAX_DISTANCE, NEAR, POSE_FIELDS, Pose, load_scene,
-                               scene_from_dict, scene_from_record)
+from strike_pose.export import scene_from_record
+from strike_pose.scene import MAX_ANGLE, MAX_DISTANCE, NEAR, POSE_FIELDS, Pose
+from strike_pose.scenes import load_scene, scene_from_dict
 from tests.test_scene import CUBE_OBJ, write_textured_cube
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

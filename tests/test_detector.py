@@ -161,7 +161,7 @@ def test_scene_classes_map_to_coco(bus, ball):
 
 
 def test_a_scene_names_its_coco_class(tmp_path):
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     text = Path("scenes/school_bus.toml").read_text()
     good = tmp_path / "truck.toml"

@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent("""
     from dataclasses import replace
     from strike_pose.gui import run_gui
     from strike_pose.models import create_classifier
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     class Script:
         def __init__(self):

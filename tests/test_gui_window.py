@@ -220,7 +220,7 @@ from pathlib import Path
 from PIL import Image
 from strike_pose.gui import run_gui
 from strike_pose.models import create_classifier
-from strike_pose.scene import load_scene
+from strike_pose.scenes import load_scene
 
 out = Path(sys.argv[1])
 state = {"phase": "start"}

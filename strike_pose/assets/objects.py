@@ -226,9 +226,12 @@ def _clear_stale_partials() -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def fetch(objects: list[CatalogueObject], say: Callable[[str], None] = print, force: bool = False) -> list[dict]:
+def fetch(objects: list[CatalogueObject], check: Callable[[Path], object], say: Callable[[str], None] = print,
+          force: bool = False) -> list[dict]:
     """Fetch `objects` (each download once for all the objects inside it); return one row per object
     with its name, scene path, whether it was fetched now or already there, and the seconds it took.
+    `check(scene_file)` loads each new scene as it will load from the cache (strike_pose.scenes.load_scene,
+    through strike_pose.scenes.fetch_objects): an object whose scene does not load is not kept.
 
     Objects whose registry's client is missing here are not attempted: a StrikePoseError after the
     others names them and says which objects still work."""
@@ -255,7 +258,7 @@ def fetch(objects: list[CatalogueObject], say: Callable[[str], None] = print, fo
             archive = _download(registry, package, version, kind, work / "download", say)
             for obj in group:
                 say(f"{obj.name}: extracting {len(obj.files)} files from {archive.name}")
-                scene = _install(obj, archive, work / obj.name)
+                scene = _install(obj, archive, work / obj.name, check)
                 seconds = time.perf_counter() - start
                 rows.append({"name": obj.name, "scene": str(scene), "fetched": "now", "seconds": round(seconds, 1)})
                 say(f"{obj.name}: fetched {obj.title} ({obj.licence}, from {package} {version}) -> {scene}")
@@ -283,7 +286,7 @@ def _download(registry: str, package: str, version: str, kind: str, folder: Path
     return download(registry, package, "", kind, folder)
 
 
-def _install(obj: CatalogueObject, archive: Path, work: Path) -> Path:
+def _install(obj: CatalogueObject, archive: Path, work: Path, check: Callable[[Path], object]) -> Path:
     """Extract, check, convert and write one object; the finished folder is renamed into the cache."""
     from strike_pose.assets.registry import extract
 
@@ -302,9 +305,7 @@ def _install(obj: CatalogueObject, archive: Path, work: Path) -> Path:
     (out / SCENE_FILE).write_text(scene_text(obj), encoding="utf-8")
     (out / "source.json").write_text(json.dumps({**obj.origin(), "archive": archive.name,
                                                  "sha256": {f.name: f.sha256 for f in obj.files}}, indent=2) + "\n")
-    from strike_pose.scene import load_scene
-
-    load_scene(out / SCENE_FILE)  # the scene loads as it will from the cache, or nothing is written
+    check(out / SCENE_FILE)  # the scene loads as it will from the cache, or nothing is written
     final = objects_dir() / obj.name
     if final.exists():
         old = objects_dir() / PARTIAL / f"{obj.name}-old-{os.getpid()}"
@@ -319,7 +320,7 @@ def _read_source(obj: CatalogueObject, files: Path):
     import trimesh
     from PIL import Image
 
-    from strike_pose.assets.mesh import read_mesh_file
+    from strike_pose.assets.reading import read_mesh_file
     from strike_pose.errors import warn
     from strike_pose.rotations import rotation
 
@@ -369,25 +370,3 @@ def scene_text(obj: CatalogueObject) -> str:
         if values:
             lines += ["", f"[{table}]", *(f"{k} = {_toml_value(v)}" for k, v in values.items())]
     return "\n".join(lines) + "\n"
-
-
-def check(names: list[str], model: str = "efficientnet_lite0") -> list[dict]:
-    """Classify each fetched object at its scene's pose: the figure that says it is recognisable."""
-    from strike_pose.models import create_classifier
-    from strike_pose.models.labels import label_of
-    from strike_pose.render import render_image
-    from strike_pose.scene import load_scene
-
-    classifier = create_classifier(model)
-    rows = []
-    for name in names:
-        if fetched_scene(name) is None:
-            raise StrikePoseError(f"{name} is not fetched; run strike-pose objects fetch {name}")
-        scene = load_scene(name)
-        probs = classifier.probabilities(render_image(scene, scene.pose)[None])[0]
-        top1 = int(np.argmax(probs))
-        rows.append({"name": name, "model": model, "true_class": label_of(scene.true_class),
-                     "true_prob": float(probs[scene.true_class]), "top1": top1, "top1_label": label_of(top1),
-                     "top1_prob": float(probs[top1]), "correct": top1 == scene.true_class,
-                     "pose": scene.pose.as_dict(), "licence": scene.source.get("object", {}).get("licence")})
-    return rows

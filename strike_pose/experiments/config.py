@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from strike_pose.errors import StrikePoseError
-from strike_pose.scene import _number as _scene_number
+from strike_pose.fields import number as _scene_number
 from strike_pose.search import DEFAULT_STEPS, METHODS
 
 KINDS = ("landscape", "sensitivity", "attack", "transfer")
@@ -187,7 +187,7 @@ def parse_experiment(data: dict) -> Experiment:
 
 
 def _study(kind: str, table: dict, where: str, default_model: str) -> Study:
-    from strike_pose.scene import scene_path
+    from strike_pose.scenes import scene_path
 
     for key in table:
         if key not in _FIELDS[kind]:
@@ -298,7 +298,7 @@ def _int_text(text: str, where: str) -> int:
 
 
 def _light(value, where: str) -> LightSetting:
-    from strike_pose.scene import parse_light
+    from strike_pose.scenes import parse_light
 
     if value == "scene":
         return LightSetting("scene")

@@ -50,7 +50,7 @@ def _light_dict(setting) -> dict | None:
 
 def landscape_poses(experiment: Experiment, study: Study, scene_name: str) -> np.ndarray:
     """The study's poses of one scene (the same for every light and model): random, or the grid."""
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
     from strike_pose.search.region import Region
 
     scene = load_scene(scene_name)
@@ -79,7 +79,7 @@ def _landscape(experiment: Experiment, study: Study, rows_of) -> list[Item]:
 
 
 def _sensitivity(experiment: Experiment, study: Study, rows_of) -> list[Item]:
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     items = []
     for scene_name in study.scenes:
@@ -100,7 +100,7 @@ def frequent_wrong_classes(rows: list[dict], scene: str, model: str, count: int)
 
 
 def _attack(experiment: Experiment, study: Study, rows_of) -> list[Item]:
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
     from strike_pose.search.region import region_for
 
     items = []

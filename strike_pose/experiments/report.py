@@ -79,7 +79,7 @@ def _thumbnails(root: Path, study, picks: list[dict], light_of=lambda r: None) -
     from strike_pose.export import write_png
     from strike_pose.models.labels import label_of
     from strike_pose.render import default_renderer
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     renderer = default_renderer()
     cells = []

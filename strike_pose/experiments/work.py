@@ -75,7 +75,7 @@ class Worker:
         return self._detectors[name]
 
     def scene(self, name: str, light: dict | None = None):
-        from strike_pose.scene import load_scene
+        from strike_pose.scenes import load_scene
 
         if name not in self._scenes:
             self._scenes[name] = load_scene(name)

@@ -32,7 +32,7 @@ class Loader:
     def open_file(self, kind: str, path: str | Path) -> bool:
         """Load a scene (.toml), mesh or background image in the loader thread."""
         from strike_pose.assets import load_background, load_mesh
-        from strike_pose.scene import load_scene
+        from strike_pose.scenes import load_scene
 
         path = str(Path(path).expanduser())
         loaders = {"scene": lambda: load_scene(path), "mesh": lambda: load_mesh(path),
@@ -42,7 +42,7 @@ class Loader:
         return self._load(kind, path, loaders[kind])
 
     def open_named_scene(self, name: str) -> bool:
-        from strike_pose.scene import load_scene
+        from strike_pose.scenes import load_scene
 
         return self._load("scene", name, lambda: load_scene(name))
 

@@ -435,7 +435,7 @@ def _scene_names(state: PanelState) -> list[str]:
     terminal shows up without a restart)."""
     import time
 
-    from strike_pose.scene import available_scenes
+    from strike_pose.scenes import available_scenes
 
     listed, names = state.scenes
     if time.monotonic() - listed > 3.0:

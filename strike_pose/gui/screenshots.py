@@ -105,7 +105,7 @@ class ScreenshotScript:
 def run_child(args: argparse.Namespace) -> int:
     from strike_pose.gui import run_gui
     from strike_pose.models import create_classifier
-    from strike_pose.scene import load_scene
+    from strike_pose.scenes import load_scene
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ token (a threading.Event) is set.
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from strike_pose.scene import Pose
 from strike_pose.search.context import Found, SearchContext, Step
 from strike_pose.search.options import (DEFAULT_MIN_MARGIN, DEFAULT_STEPS, LOSSES, METHODS, MODES, OBJECTIVES,
                                         SearchOptions, settings_for)
+
+if TYPE_CHECKING:  # the result needs the renderer and export: imported when first used
+    from strike_pose.search.result import SearchResult
 
 
 class Search:
