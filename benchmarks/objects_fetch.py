@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from strike_pose.assets import objects
     from strike_pose.scenes.catalogue import fetch_objects
-    from strike_pose.assets.registry import client_missing
+    from strike_pose.cache.registry import client_missing
 
     chosen = [o for o in objects.catalogue().values() if not client_missing(o.registry)]
     left_out = [o.name for o in objects.catalogue().values() if client_missing(o.registry)]

@@ -34,7 +34,7 @@ def detector():
 def samples(tmp_path_factory):
     from PIL import Image
 
-    from strike_pose.assets.registry import download, extract
+    from strike_pose.cache.registry import download, extract
 
     folder = tmp_path_factory.mktemp("darknet")
     deb = download("debian", "darknet", "", "deb", folder / "download")

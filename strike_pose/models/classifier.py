@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from strike_pose.errors import StrikePoseError
+from strike_pose.models.device import pick_device
 from strike_pose.models.labels import imagenet_labels, label_of
 
 
@@ -66,13 +67,17 @@ class Classifier:
         x = torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
         return x.permute(0, 3, 1, 2).float().div_(255.0)
 
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """Float images (N, 3, H, W) in [0, 1] as the network takes them: the model's mean and scale applied."""
+        return (x - self._mean) / self._std
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for float images (N, 3, H, W) in [0, 1]; resized to the input size if needed."""
         if x.shape[-2:] != (self.prep.size, self.prep.size):
             x = F.interpolate(x, size=(self.prep.size, self.prep.size), mode="bilinear",
                               align_corners=False, antialias=True)
         try:
-            return self.model(((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last))
+            return self.model(self.normalise(x).contiguous(memory_format=torch.channels_last))
         except torch.cuda.OutOfMemoryError:
             raise StrikePoseError(f"the GPU ran out of memory running {self.name} on {x.shape[0]} image(s) of "
                                   f"{x.shape[-1]} pixels; free the GPU, use fewer poses at once, or run with "
@@ -118,22 +123,6 @@ class Classifier:
 
 
 # ------------------------------------------------------------------------------------ the registry
-
-def _device(device: str | None) -> torch.device:
-    if device:
-        try:
-            chosen = torch.device(device)
-        except RuntimeError:
-            raise StrikePoseError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
-        if chosen.type == "cuda" and not torch.cuda.is_available():
-            raise StrikePoseError(f"device {device!r}: no CUDA GPU is available here (torch.cuda.is_available() is "
-                                  "False); use --device cpu") from None
-        if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise StrikePoseError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s); "
-                                  "use cuda:0 or --device cpu") from None
-        return chosen
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
 
 def _efficientnet_lite(n: int, size: int) -> Callable[[str | None], tuple[torch.nn.Module, Preprocessing]]:
     def build(weights: str | None) -> tuple[torch.nn.Module, Preprocessing]:
@@ -273,7 +262,7 @@ def _create_cached(name: str, weights: str | None, device: str | None) -> Classi
             f"unknown model {name!r}; {_did_you_mean(name)}choose one of {', '.join(REGISTRY)}, or "
             "torchvision:NAME / timm:NAME"
         )
-    return Classifier(name, model, prep, _device(device))
+    return Classifier(name, model, prep, pick_device(device))
 
 
 def _model_names(library: str) -> list[str]:

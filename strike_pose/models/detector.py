@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from strike_pose.errors import StrikePoseError
 from strike_pose.models.coco import COCO_LABELS, CONF_THRESHOLD, NMS_THRESHOLD
-from strike_pose.models.weights import DEFAULT_DETECTOR, FETCH_HINT, _known, weights_available, weights_dir
+from strike_pose.models.device import pick_device
+from strike_pose.models.weights import DEFAULT_DETECTOR, FETCH_HINT, check_detector_name, weights_available, weights_dir
 
 # ---------------------------------------------------------------------------------- the network
 
@@ -294,11 +295,10 @@ def create_detector(name: str = DEFAULT_DETECTOR, device: str | None = None, con
                     nms_threshold: float = NMS_THRESHOLD) -> Detector:
     """Build a detector by name, on CUDA when there is one (or `device`). Its weights must have been
     fetched (`strike-pose models fetch yolov3_tiny`): nothing downloads here."""
-    _known(name)
+    check_detector_name(name)
     if not weights_available(name):
         raise StrikePoseError(f"the {name} weights are not in {weights_dir(name)}; {FETCH_HINT}")
     folder = weights_dir(name)
-    from strike_pose.models.classifier import _device as pick_device
 
     started = time.perf_counter()
     net = DarknetNet(parse_cfg((folder / "yolov3-tiny.cfg").read_text(encoding="utf-8")))

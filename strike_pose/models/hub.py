@@ -157,7 +157,7 @@ def _fetch_timm(name: str, model: str, say: Callable[[str], None], force: bool) 
 def _check_hf_blob(path: Path, url: str) -> None:
     """The Hub names a large file's blob by its SHA-256 (its ETag): a blob whose content differs is
     removed, with the link to it, and refused."""
-    from strike_pose.assets.objects import sha256_of
+    from strike_pose.cache import sha256_of
 
     blob = Path(os.path.realpath(path))
     if not re.fullmatch(r"[0-9a-f]{64}", blob.name):

