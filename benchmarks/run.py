@@ -118,10 +118,10 @@ def main() -> None:
     row("render + readback (OpenGL, no MSAA)", render_ms)
     row("render + readback, 4x MSAA", median_ms(lambda: renderer.render(scene, pose, size=size, msaa=4), args.repeat))
     row("visibility buffer + readback", median_ms(lambda: renderer.render_visibility(scene, pose, size=size), args.repeat))
-    prep_ms = median_ms(lambda: (clf.to_tensor(image) - clf._mean) / clf._std, args.repeat)
+    prep_ms = median_ms(lambda: clf.normalise(clf.to_tensor(image)), args.repeat)
     row("preprocessing (to tensor, normalise)", prep_ms)
     with torch.inference_mode():
-        forward_ms = median_ms(lambda: clf.model((x - clf._mean) / clf._std), args.repeat)
+        forward_ms = median_ms(lambda: clf.model(clf.normalise(x)), args.repeat)
     row("model forward", forward_ms)
     frame_ms = median_ms(lambda: clf.probabilities(renderer.render(scene, pose, size=size)), args.repeat)
     row("end-to-end frame (render, read back, classify)", frame_ms, f"= {frame_ms / forward_ms:.2f} x forward (goal <= 1.10)")
@@ -178,21 +178,21 @@ def main() -> None:
 
     import threading
 
-    from strike_pose.search.boundary import BoundarySettings, _BoundarySteps
+    from strike_pose.search.boundary import BoundarySettings, BoundarySteps
     from strike_pose.search.context import SearchContext
     from strike_pose.search.region import region_for
 
     ctx = SearchContext(scene=scene, objective=objective, region=region_for(scene, pose, 30, in_view=True),
                         renderer=renderer, size=size, steps=10**6, budget_seconds=None,
                         rng=np.random.default_rng(0), cancel=threading.Event())
-    boundary = _BoundarySteps(ctx, BoundarySettings())
+    boundary = BoundarySteps(ctx, BoundarySettings())
     candidates = np.stack([ctx.region.project(p) for p in poses16])
 
     margins = np.full(16, 0.3)  # near misses: their OpenGL verdict comes with the generation that drew them
 
     def boundary_pass():
-        grads = boundary._gradients(candidates)
-        ctx.evaluate(np.stack([boundary._onto_boundary(c, m, g) for c, m, g in zip(candidates, margins, grads)]))
+        grads = boundary.gradients(candidates)
+        ctx.evaluate(np.stack([boundary.onto_boundary(c, m, g) for c, m, g in zip(candidates, margins, grads)]))
 
     boundary16_ms = median_ms(boundary_pass, max(5, args.repeat // 4))
     row("boundary pass, 16 candidates (twin, steps, GL check)", boundary16_ms,

@@ -11,7 +11,7 @@ import pytest
 
 from strike_pose.errors import StrikePoseError
 from strike_pose.search import search, settings_for
-from strike_pose.search.boundary import BoundarySettings, _BoundarySteps
+from strike_pose.search.boundary import BoundarySettings, BoundarySteps
 from strike_pose.search.context import SearchContext
 from strike_pose.search.objective import Objective, fools, margin_of
 from strike_pose.search.region import region_for
@@ -23,7 +23,7 @@ def _steps(scene, classifier, renderer, settings=BoundarySettings(), radius=30.0
                         region=region_for(scene, start, radius, in_view=True), renderer=renderer,
                         size=classifier.input_size, steps=100, budget_seconds=None,
                         rng=np.random.default_rng(0), cancel=threading.Event())
-    return _BoundarySteps(ctx, settings)
+    return BoundarySteps(ctx, settings)
 
 
 class _Linear:
@@ -42,11 +42,11 @@ def test_a_boundary_step_lands_on_a_known_boundary_and_no_further_than_its_cap(b
     region = steps.ctx.region
     margin = _Linear(region, [0.8, -0.3, 0.2, 0.5, 0.1, -0.4], 0.3)  # 0.3 logits from the boundary
     start = region.initial()
-    moved = steps._onto_boundary(start, margin(start), margin.g)
+    moved = steps.onto_boundary(start, margin(start), margin.g)
     assert margin(moved) == pytest.approx(steps.level, abs=2e-3)  # just past the boundary, by the overshoot
     assert steps.level == pytest.approx(-BoundarySettings().overshoot)
     far = _Linear(region, margin.g, 5.0)  # too far for one step: the step stops at the cap
-    capped = steps._onto_boundary(start, far(start), far.g)
+    capped = steps.onto_boundary(start, far(start), far.g)
     assert np.linalg.norm((capped - start) / region.scale) == pytest.approx(BoundarySettings().cap, rel=1e-3)
     assert far(capped) < far(start)
 
@@ -66,7 +66,7 @@ def test_a_slide_step_keeps_to_the_level_and_comes_nearer_the_start(bus, classif
     margin = _Linear(region, g, 0.0)
     margin.origin = fooling
     margin.m0 = steps.level
-    moved = steps._along_boundary(fooling, margin(fooling), g, 0.5)
+    moved = steps.along_boundary(fooling, margin(fooling), g, 0.5)
     assert margin(moved) == pytest.approx(steps.level, abs=1e-2)  # still on the fooling side, at the level
     assert region.distance(moved) < region.distance(fooling) - 0.05
 
@@ -103,8 +103,8 @@ def test_the_slide_never_leaves_the_fooling_side_on_opengl(bus, classifier, rend
     ctx.evaluate(pool)
     assert ctx.closest is not None, "no fooling pose among 96 poses within 90 degrees of the bus's"
     origins = []
-    slide = steps._along_boundary
-    steps._along_boundary = lambda params, *rest: origins.append(np.array(params)) or slide(params, *rest)
+    slide = steps.along_boundary
+    steps.along_boundary = lambda params, *rest: origins.append(np.array(params)) or slide(params, *rest)
     for _ in range(3):
         before = ctx.closest
         steps.run(np.empty((0, 6)), np.empty((0, 1000)))

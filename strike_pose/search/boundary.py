@@ -65,7 +65,7 @@ class BoundarySettings:
 def boundary_search(ctx: SearchContext, settings: BoundarySettings | None = None) -> Iterator:
     s = settings or BoundarySettings()
     explorer = Explorer(ctx)
-    stepper = _BoundarySteps(ctx, s) if s.direction != "none" else None
+    stepper = BoundarySteps(ctx, s) if s.direction != "none" else None
     walker = ctx.region.project(ctx.region.initial())
     while not ctx.should_stop():
         candidates = explorer.ask()
@@ -75,19 +75,12 @@ def boundary_search(ctx: SearchContext, settings: BoundarySettings | None = None
             stepper.run(candidates, probs)
         if ctx.cancel.is_set():
             return
-        walker = ctx.region.step_towards(walker, _goal(ctx), s.glide)
+        walker = ctx.walk(walker, ctx.lowest[0], s.glide)  # towards the closest fooling pose, else the lowest loss
         shown_loss, shown_probs = ctx.evaluate(walker[None])
         yield ctx.step(walker, shown_probs[0], shown_loss[0])
 
 
-def _goal(ctx: SearchContext) -> np.ndarray:
-    """Where the shown pose heads: the closest fooling pose, else the lowest loss so far."""
-    if ctx.closest is not None:
-        return ctx.region.params_of(ctx.closest.pose, ctx.closest.light)
-    return ctx.lowest[0]
-
-
-class _BoundarySteps:
+class BoundarySteps:
     """The gradient's part: near-miss steps onto the boundary and the slide along it towards the start."""
 
     def __init__(self, ctx: SearchContext, s: BoundarySettings) -> None:
@@ -96,19 +89,11 @@ class _BoundarySteps:
         self.slid = None  # the closest fooling pose last slid from
         self.device = ctx.objective.device
 
-    # ------------------------------------------------------------------------------------ margins
-
-    def margins(self, probs: np.ndarray) -> np.ndarray:
-        """The objective's margin loss from its verdicts (the classifier's: log p(goal) - log of the best
-        other, the sign turned for a target): what the boundary steps move to the boundary, whatever the
-        search's loss."""
-        return self.ctx.objective.margins(probs)
-
     def run(self, candidates: np.ndarray, probs: np.ndarray) -> None:
         """One generation's boundary steps: up to `rounds` for the near misses among `candidates`, up to
         `slides` for the slide from a new closest fooling pose, each round one batch."""
         ctx, s = self.ctx, self.s
-        margins = self.margins(probs)
+        margins = self.ctx.objective.margins(probs)
         order = [i for i in np.argsort(margins)
                  if margins[i] - self.level < s.near and not ctx.objective.success(probs[i])]
         near = [(candidates[i], margins[i]) for i in order[:s.candidates]]
@@ -120,12 +105,12 @@ class _BoundarySteps:
             if not near and slide is None:
                 return
             points = [p for p, _ in near] + ([slide[0]] if slide is not None else [])
-            grads = self._gradients(np.stack(points))
-            moved = [self._onto_boundary(p, m, g) for (p, m), g in zip(near, grads)]
+            grads = self.gradients(np.stack(points))
+            moved = [self.onto_boundary(p, m, g) for (p, m), g in zip(near, grads)]
             if slide is not None:
-                moved.append(self._along_boundary(slide[0], slide[1], grads[-1], slide_step))
+                moved.append(self.along_boundary(slide[0], slide[1], grads[-1], slide_step))
             _, new_probs = ctx.evaluate(np.stack(moved))
-            new_margins = self.margins(new_probs)
+            new_margins = self.ctx.objective.margins(new_probs)
             fooled = [ctx.objective.success(pr) for pr in new_probs]
             # a near miss goes on while its margin falls and it does not fool yet
             near = [(q, m) for q, m, (_, old), f in zip(moved, new_margins, near, fooled) if m < old and not f]
@@ -144,11 +129,11 @@ class _BoundarySteps:
         if c is None or c is self.slid or self.s.slides == 0:
             return None
         self.slid = c  # a slide that finds a closer one slides again from there next generation
-        return self.ctx.region.params_of(c.pose, c.light), float(self.margins(c.probs[None])[0])
+        return self.ctx.region.params_of(c.pose, c.light), float(self.ctx.objective.margins(c.probs[None])[0])
 
     # ------------------------------------------------------------------------------------- steps
 
-    def _gradients(self, points: np.ndarray) -> np.ndarray:
+    def gradients(self, points: np.ndarray) -> np.ndarray:
         """The margin's gradients per scaled unit (N, size) at `points`, from one pass through the twin."""
         from strike_pose.render.diff import twin_gradients
 
@@ -185,14 +170,14 @@ class _BoundarySteps:
         region = self.ctx.region
         return region.project(params + self._direction(self._limit(step, cap or self.s.cap)) * region.scale)
 
-    def _onto_boundary(self, params: np.ndarray, margin: float, g: np.ndarray) -> np.ndarray:
+    def onto_boundary(self, params: np.ndarray, margin: float, g: np.ndarray) -> np.ndarray:
         """DeepFool's step from a near miss onto the boundary (a little past it), capped and projected."""
         norm2 = float(g @ g)
         if not (np.isfinite(norm2) and norm2 > 1e-12):
             return params
         return self._move(params, -(margin - self.level) * g / norm2)
 
-    def _along_boundary(self, params: np.ndarray, margin: float, g: np.ndarray, length: float) -> np.ndarray:
+    def along_boundary(self, params: np.ndarray, margin: float, g: np.ndarray, length: float) -> np.ndarray:
         """A slide step from a fooling pose: `length` degrees towards the start with the part along the
         margin's gradient removed, plus the Newton correction back to the level just past the boundary."""
         region = self.ctx.region

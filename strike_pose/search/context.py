@@ -175,6 +175,13 @@ class SearchContext:
                      rotation_angle(start, params), translation_distance(start, params), self.region.distance(params),
                      self.taken + 1, self.seconds(), self.evaluations, self.objective.margin(probs))
 
+    def walk(self, shown: np.ndarray, otherwise: np.ndarray, length: float) -> np.ndarray:
+        """The shown pose's next position, at most `length` (degrees, region units) from `shown`: towards the
+        closest fooling pose so far, else towards `otherwise` (the strategy's own best guess). The one rule
+        for where every strategy's shown path goes, so the window shows each method moving the same way."""
+        goal = otherwise if self.closest is None else self.region.params_of(self.closest.pose, self.closest.light)
+        return self.region.step_towards(shown, goal, length)
+
     def worth_confirming(self, params: np.ndarray) -> bool:
         """Whether a pose that seems to fool the model could improve on the closest fooling pose."""
         return self.closest is None or self.region.distance(params) < self.closest.distance

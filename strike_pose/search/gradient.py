@@ -98,9 +98,7 @@ def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Ite
             else:
                 stalled[b] += 1
             chains[b] = ctx.region.project(chains[b] - adams[b].step(gradient[b], s.learning_rate * scale))
-        closest = ctx.closest
-        goal = chains[0] if closest is None else ctx.region.params_of(closest.pose, closest.light)
-        walker = ctx.region.step_towards(walker, goal, s.learning_rate)
+        walker = ctx.walk(walker, chains[0], s.learning_rate)  # towards the closest fooling pose, else chain 0
 
 
 def _confirm_twin_finds(ctx: SearchContext, samples: np.ndarray, probs: np.ndarray, limit: int) -> None:

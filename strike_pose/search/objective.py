@@ -81,6 +81,14 @@ def margin_of(probs: np.ndarray, true_class: int, target: int | None = None) -> 
     return other - float(probs[goal]) if target is None else float(probs[goal]) - other
 
 
+def margin_loss(logits: torch.Tensor, goal: int, targeted: bool) -> torch.Tensor:
+    """(N,) margin losses of (N, K) logits (or log-probabilities): z[goal] minus the best other z, the sign
+    turned when `goal` is a target; negative exactly when the search has succeeded. Differentiable."""
+    others = logits.scatter(1, torch.full_like(logits[:, :1], goal, dtype=torch.long), float("-inf"))
+    best_other = others.max(dim=1).values
+    return best_other - logits[:, goal] if targeted else logits[:, goal] - best_other
+
+
 def fools(probs: np.ndarray, true_class: int, target: int | None = None, min_margin: float = 0.0) -> bool:
     """Whether a verdict counts as a fooling pose: its margin (margin_of) is positive and at least min_margin."""
     m = margin_of(probs, true_class, target)
@@ -135,11 +143,11 @@ class Objective:
         return int(np.argmax(probs)) != self.true_class
 
     def margins(self, probs: np.ndarray) -> np.ndarray:
-        """The margin loss in logits from probabilities (N, 1000): log p(goal) - log of the best other, the
-        sign turned for a target (what the boundary steps move to the boundary, whatever the search's loss)."""
-        logp = np.log(np.clip(np.atleast_2d(np.asarray(probs, np.float64)), 1e-30, None))
-        others = np.delete(logp, self.goal, axis=1).max(axis=1)
-        return logp[:, self.goal] - others if self.target is None else others - logp[:, self.goal]
+        """The margin loss from probabilities (N, 1000) (what the boundary steps move to the boundary,
+        whatever the search's loss): log-probabilities differ from logits by one constant a row, so the
+        margin of their logs is the margin of the logits (margin_loss)."""
+        logp = torch.log(torch.as_tensor(np.atleast_2d(np.asarray(probs, np.float64))).clamp_min(1e-30))
+        return margin_loss(logp, self.goal, self.target is not None).numpy()
 
     def loss_level(self) -> float:
         """The margin in logits at which two classes' probabilities differ by min_margin (sharing nearly all
@@ -158,10 +166,7 @@ class Objective:
         if self.loss == "logp":
             log_probs = torch.log_softmax(logits, dim=1)
             return log_probs[:, self.true_class] if self.target is None else -log_probs[:, self.target]
-        goal = logits[:, self.goal]
-        others = logits.scatter(1, torch.full_like(logits[:, :1], self.goal, dtype=torch.long), float("-inf"))
-        best_other = others.max(dim=1).values
-        return goal - best_other if self.target is None else best_other - goal
+        return margin_loss(logits, self.goal, self.target is not None)
 
     def success(self, probs: np.ndarray) -> bool:
         return fools(probs, self.true_class, self.target, self.min_margin)
