@@ -97,18 +97,30 @@ def parse_variants(text: str) -> list[dict]:
     return variants
 
 
+OPTION_KEYS = {"min_margin": float, "learning_rate": float}  # a variant's keys that are SearchOptions fields
+
+
+def split_settings(method: str, settings: dict):
+    """A variant's `k=v` pairs as (the method's own settings, SearchOptions changes such as min_margin=0)."""
+    from strike_pose.search import settings_for
+
+    own = {k: v for k, v in settings.items() if k not in OPTION_KEYS}
+    return settings_for(method, **own), {k: OPTION_KEYS[k](v) for k, v in settings.items() if k in OPTION_KEYS}
+
+
 def check_variants(variants: list[dict]) -> None:
     """Stop with a clear message when a method is unknown or its settings do not fit."""
     from strike_pose.errors import StrikePoseError
-    from strike_pose.search import METHODS, settings_for
+    from strike_pose.search import METHODS, SearchOptions
 
     for v in variants:
         if v["method"] not in METHODS:
             sys.exit(f"error: variant {v['variant']}: unknown method {v['method']!r} (this checkout has "
                      f"{', '.join(METHODS)})")
         try:
-            settings_for(v["method"], **v["settings"])
-        except (StrikePoseError, ImportError) as exc:
+            settings, changes = split_settings(v["method"], v["settings"])
+            SearchOptions(method=v["method"], settings=settings, **changes)
+        except (StrikePoseError, ImportError, ValueError) as exc:
             sys.exit(f"error: variant {v['variant']}: {exc}")
 
 
@@ -270,11 +282,11 @@ def scene_named(name: str):
 def run_job(job: dict, clf, renderer) -> dict:
     """One search of the plan to its end: the job with what it found (or with "error")."""
     from strike_pose.errors import StrikePoseError
-    from strike_pose.search import search, settings_for
+    from strike_pose.search import search
 
     scene = scene_named(job["scene"])
-    settings = settings_for(job["method"], **job["settings"])
-    warm_up(scene, clf, renderer, job, settings)
+    settings, changes = split_settings(job["method"], job["settings"])
+    warm_up(scene, clf, renderer, job, settings, changes)
     true_class = scene.true_class
     half = job.get("p_true", 0.0) / 2
     curve, half_seconds, last, shown = [], None, None, None
@@ -283,7 +295,7 @@ def run_job(job: dict, clf, renderer) -> dict:
         for last in search(scene, clf, start=np.array(job["start_pose"]), method=job["method"],
                            radius=job.get("radius"), budget_seconds=job["budget"], steps=10**6,
                            seed=job["seed"], mode=job["mode"], target=job.get("target"),
-                           settings=settings, renderer=renderer):
+                           settings=settings, renderer=renderer, **changes):
             if last.closest is not None and last.closest is not shown:
                 # each find when it was made (its own clock and count; the gradients as of this step); the
                 # first find too when a closer one came in the same step
@@ -316,7 +328,7 @@ def run_job(job: dict, clf, renderer) -> dict:
 _WARM: set = set()
 
 
-def warm_up(scene, clf, renderer, job: dict, settings) -> None:
+def warm_up(scene, clf, renderer, job: dict, settings, changes: dict) -> None:
     """Two untimed steps of a method before its first timed run in this process, so that no run pays
     for the one-off costs (imports, shader compiles, mesh uploads, the twin's tensors)."""
     from strike_pose.errors import StrikePoseError
@@ -336,7 +348,7 @@ def warm_up(scene, clf, renderer, job: dict, settings) -> None:
     try:
         for _ in search(scene, clf, start=np.array(job["start_pose"]), method=job["method"], radius=job.get("radius"),
                         steps=2, seed=0, mode=job["mode"], target=job.get("target"), settings=settings,
-                        renderer=renderer):
+                        renderer=renderer, **changes):
             pass
     except StrikePoseError:
         pass  # the timed run reports it

@@ -299,7 +299,8 @@ def search_options_from_args(args: argparse.Namespace, target=None):
     """The SearchOptions a `search` command line stands for: the options it names, the defaults for the rest."""
     from strike_pose.search import SearchOptions
 
-    given = {"method": args.method, "objective": args.objective, "target": target, "radius": args.radius,
+    objective = None if args.objective == "classifier" else args.objective  # None: what the model is
+    given = {"method": args.method, "objective": objective, "target": target, "radius": args.radius,
              "steps": args.steps, "budget_seconds": args.budget_seconds, "seed": args.seed,
              "learning_rate": args.lr, "loss": args.loss, "min_margin": args.min_margin,
              "mode": "first" if args.first else None, "search_light": args.light or None,
@@ -439,6 +440,7 @@ def cmd_scenes(args: argparse.Namespace) -> int:
 
 def cmd_objects(args: argparse.Namespace) -> int:
     from strike_pose.assets import objects
+    from strike_pose.cache import CACHE_ENV
     from strike_pose.scenes.catalogue import check_objects, fetch_objects
 
     if args.action not in (None, "fetch", "check"):
@@ -456,7 +458,7 @@ def cmd_objects(args: argparse.Namespace) -> int:
                  for row in rows]
         for line in _aligned(cells):
             print(line)
-        print(f"cache: {objects.objects_dir()}  (${objects.CACHE_ENV} to move it); fetch with "
+        print(f"cache: {objects.objects_dir()}  (${CACHE_ENV} to move it); fetch with "
               "strike-pose objects fetch NAME... or --all")
         return 0
     if args.action == "fetch":

@@ -102,7 +102,7 @@ def run_python(code: str, *args: str, cwd: Path = ROOT, timeout: float = 300) ->
 
 def test_the_readme_python_section_up_to_the_search_runs_as_written(tmp_path):
     """Its lines before the search (load, render, classify, export, the twin's gradient): quick."""
-    code = readme_python().split("\n# The nearest fooling pose", 1)[0]
+    code = readme_python().split("\n# The nearest clear fool", 1)[0]
     assert "strike_pose.render(" not in code, "strike_pose.render is the subpackage; the picture is render_image"
     done = run_python(code + "\nassert poses.grad is not None and poses.grad.shape == (2, 6)\n", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
