@@ -417,17 +417,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary)
         return 0
-    for study in summary["studies"]:
-        print(f"{study['kind']} {study['name']}: {study['rows']} rows")
-        hidden = ("frequent_wrong", "ci95", "seen", "by_scene", "detector", "paper")  # in summary.json and the report
-        for row in study.get("table", [])[:12]:
-            print("  " + ", ".join(f"{k} {_short(v)}" for k, v in row.items() if k not in hidden))
+    from strike_pose.experiments.summary import summary_lines
+
+    for line in summary_lines(summary):
+        print(line)
     print(f"wrote {summary['files']['report']} and {summary['files']['summary']}")
     return 0
-
-
-def _short(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def cmd_scenes(args: argparse.Namespace) -> int:

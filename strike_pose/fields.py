@@ -53,10 +53,29 @@ def table_of(where: str, data: dict, names) -> dict:
 
 
 def string(value: Any, where: str) -> str:
-    """`value` when it is a string that is not blank, else a StrikePoseError naming `where`."""
-    if not isinstance(value, str) or not value.strip():
+    """`value` when it is a non-empty string, else a StrikePoseError naming `where`."""
+    if not isinstance(value, str) or not value:
         raise StrikePoseError(f"{where} must be a non-empty string, got {shown(value)}")
     return value
 
 
-__all__ = ["finite_float", "number", "string", "table", "table_of"]
+def strings(value: Any, where: str) -> list[str]:
+    """A list of non-empty strings (one string stands for a list of it), else a StrikePoseError naming `where`."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise StrikePoseError(f"{where} must be a list of strings, got {shown(value)}")
+    return [string(v, where) for v in value]
+
+
+def integer(value: Any, where: str, lo: int | None = None, hi: int | None = None) -> int:
+    """`value` when it is a whole number (not a bool) within lo..hi, else a StrikePoseError naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StrikePoseError(f"{where} must be a whole number, got {shown(value)}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bound = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+        raise StrikePoseError(f"{where} must be {bound}, got {shown(value)}")
+    return value
+
+
+__all__ = ["finite_float", "integer", "number", "string", "strings", "table", "table_of"]

@@ -171,7 +171,7 @@ def test_the_command_line_refuses_bad_detector_input(capsys, tmp_path):
 
 
 def test_the_transfer_rows_read_the_detector_by_the_objective_rule(detector, bus, renderer):
-    from strike_pose.experiments.summary import _transfer
+    from strike_pose.experiments.kinds.transfer import summarise
     from strike_pose.experiments.work import Item, Worker
 
     worker = Worker()
@@ -187,6 +187,6 @@ def test_the_transfer_rows_read_the_detector_by_the_objective_rule(detector, bus
     _, verdicts = objective.evaluate(images, np.array(poses))
     assert [r["fooled"] for r in rows] == [objective.success(v) for v in verdicts]
     assert rows[0]["fooled"] is False or rows[0]["object_score"] < 0.5
-    table = _transfer(rows, None)["table"]
+    table = summarise(rows, None)["table"]
     assert table[0]["detector"] and table[0]["paper"] == 0.755
     assert table[0]["transfer_rate"] == pytest.approx(sum(r["fooled"] for r in rows) / 3)

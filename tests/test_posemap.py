@@ -100,7 +100,7 @@ def test_the_landscape_grid_is_the_map_s_grid(monkeypatch):
 
     import strike_pose.analysis.posemap as posemap
     from strike_pose.experiments.config import parse_experiment
-    from strike_pose.experiments.plan import landscape_poses
+    from strike_pose.experiments.kinds.landscape import landscape_poses
     from strike_pose.scenes import load_scene
 
     calls = []

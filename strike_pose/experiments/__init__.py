@@ -3,18 +3,21 @@
     from strike_pose.experiments import run_experiment
     summary = run_experiment("experiments/quick.toml", "out/quick", backend="local")
 
-An experiment file (strike_pose/experiments/config.py) holds studies of four kinds: landscape (random
-poses or a grid), sensitivity (one parameter at a time), attack (searches) and transfer (fooling
-poses classified by other models). They are planned into work items (plan.py), run by a backend
-(backends.py: in this process, or Ray actors), stored one Parquet file per item (store.py), and
-summarised (summary.py) into summary.json, plots and report.html (report.py).
+An experiment file (strike_pose/experiments/config.py) holds studies of four kinds, one module each in
+kinds/: landscape (random poses or a grid), sensitivity (one parameter at a time), attack (searches) and
+transfer (fooling poses classified by other models). Every study that draws random poses keeps only
+those that show the whole object, or with protocol = "centre" the paper's bounds (protocol.py). Studies
+are planned into work items (plan.py), run by a backend (backends.py: in this process, or Ray actors),
+stored one Parquet file per item (store.py), and summarised (summary.py) into summary.json, plots and
+report.html (report.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from strike_pose.experiments.config import KINDS, Experiment, load_experiment
+from strike_pose.experiments.config import Experiment, load_experiment
+from strike_pose.experiments.kinds import KINDS
 from strike_pose.experiments.store import ResultStore
 
 
@@ -24,7 +27,8 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
     """Run every study not yet done, then write summary.json, the plots and report.html into out_dir."""
     from strike_pose.errors import StrikePoseError
     from strike_pose.experiments.backends import BACKENDS, check_ray, run_local, run_ray
-    from strike_pose.experiments.plan import PHASES, plan
+    from strike_pose.experiments.kinds import phases
+    from strike_pose.experiments.plan import plan
     from strike_pose.experiments.report import write_report, write_summary
     from strike_pose.experiments.summary import summarize
 
@@ -38,10 +42,15 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
     if backend == "ray":
         check_ray(address)  # before anything is written or started
     store = ResultStore(out_dir)
+    order = phases()
+
+    def items_of(kinds):
+        return [item for study in experiment.studies if study.kind in kinds for item in plan(experiment, study, store.rows)]
+
+    first = items_of(order[0])  # before anything is written: a study that cannot be planned writes nothing
     store.prepare(experiment, resume)
-    for kinds in PHASES:
-        items = [item for study in experiment.studies if study.kind in kinds
-                 for item in plan(experiment, study, store.rows)]
+    for i, kinds in enumerate(order):
+        items = first if i == 0 else items_of(kinds)
         todo = [item for item in items if not store.done(item)]
         if not todo:
             continue
