@@ -28,7 +28,8 @@ from PIL import Image
 
 from strike_pose.assets import cover_crop, load_background, load_mesh
 from strike_pose.assets.images import load_texture
-from strike_pose.cli import _read_shot, main
+from strike_pose.cli import main
+from strike_pose.cli.pictures import _read_shot
 from strike_pose.errors import StrikePoseError, StrikePoseWarning
 from strike_pose.models.labels import resolve_class
 from strike_pose.export import scene_from_record
