@@ -575,7 +575,7 @@ def test_a_new_kind_is_one_module(tmp_path, monkeypatch):
 
     from strike_pose.cli import main
     from strike_pose.fields import integer
-    from strike_pose.experiments.kinds import KINDS, StudyKind
+    from strike_pose.experiments.registry import KINDS, StudyKind
     from strike_pose.experiments.work import Item
 
     @dataclass(frozen=True)

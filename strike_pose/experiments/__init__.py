@@ -17,7 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from strike_pose.experiments.config import Experiment, load_experiment
-from strike_pose.experiments.kinds import KINDS
+import strike_pose.experiments.kinds  # noqa: F401  (registers the four kinds)
+from strike_pose.experiments.registry import KINDS
 from strike_pose.experiments.store import ResultStore
 
 
@@ -27,7 +28,7 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
     """Run every study not yet done, then write summary.json, the plots and report.html into out_dir."""
     from strike_pose.errors import StrikePoseError
     from strike_pose.experiments.backends import BACKENDS, check_ray, run_local, run_ray
-    from strike_pose.experiments.kinds import phases
+    from strike_pose.experiments.registry import phases
     from strike_pose.experiments.plan import plan
     from strike_pose.experiments.report import write_report, write_summary
     from strike_pose.experiments.summary import summarize
@@ -44,18 +45,18 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
     store = ResultStore(out_dir)
     order = phases()
 
-    def items_of(kinds):
-        return [item for study in experiment.studies if study.kind in kinds for item in plan(experiment, study, store.rows)]
+    def items_of(phase):
+        return [item for study in experiment.studies if study.kind in phase for item in plan(experiment, study, store.rows)]
 
     first = items_of(order[0])  # before anything is written: a study that cannot be planned writes nothing
     store.prepare(experiment, resume)
-    for i, kinds in enumerate(order):
-        items = first if i == 0 else items_of(kinds)
+    for i, phase in enumerate(order):
+        items = first if i == 0 else items_of(phase)
         todo = [item for item in items if not store.done(item)]
         if not todo:
             continue
         run = run_local(todo, workers) if backend == "local" else run_ray(todo, workers, address)
-        bar = _progress(len(items), len(items) - len(todo), "/".join(kinds), progress)
+        bar = _progress(len(items), len(items) - len(todo), "/".join(phase), progress)
         try:
             for item, rows in run:
                 store.write(item, rows)

@@ -75,7 +75,7 @@ _TOP = {"name", "seed", "model"}
 
 
 def kinds():
-    from strike_pose.experiments.kinds import KINDS
+    from strike_pose.experiments.registry import KINDS
 
     return KINDS
 

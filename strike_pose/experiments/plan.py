@@ -16,7 +16,7 @@ from strike_pose.experiments.config import Experiment, Study
 
 def plan(experiment: Experiment, study: Study, rows_of) -> list:
     """The items of a study; `rows_of(name)` gives the rows of an earlier study (attack, transfer)."""
-    from strike_pose.experiments.kinds import KINDS
+    from strike_pose.experiments.registry import KINDS
 
     return KINDS[study.kind].plan(experiment, study, rows_of)
 

@@ -17,7 +17,7 @@ THUMBNAILS = 8  # fooling shots per study and scene
 def write_report(experiment, store, summary: dict) -> Path:
     import matplotlib
 
-    from strike_pose.experiments.kinds import KINDS
+    from strike_pose.experiments.registry import KINDS
     from strike_pose.experiments.protocol import describe
 
     matplotlib.use("Agg")

@@ -25,7 +25,7 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def summarize(experiment, store) -> dict:
-    from strike_pose.experiments.kinds import KINDS
+    from strike_pose.experiments.registry import KINDS
     from strike_pose.experiments.protocol import protocol_of
     from strike_pose.models.labels import label_of
 
@@ -47,7 +47,7 @@ def summarize(experiment, store) -> dict:
 def summary_lines(summary: dict) -> list[str]:
     """The summary as the command line prints it: per study its rows and protocol, and its table's first
     rows; a figure that has no value says why (the kind's `none_means`)."""
-    from strike_pose.experiments.kinds import KINDS
+    from strike_pose.experiments.registry import KINDS
 
     lines = []
     for study in summary["studies"]:

@@ -88,7 +88,7 @@ class Worker:
     # ---------------------------------------------------------------------------------- running
 
     def run(self, item: Item) -> list[dict]:
-        from strike_pose.experiments.kinds import KINDS
+        from strike_pose.experiments.registry import KINDS
 
-        self.renderer  # GL and torch settings first, in this process
+        _ = self.renderer  # GL and torch settings first, in this process
         return KINDS[item.kind].work(self, item)

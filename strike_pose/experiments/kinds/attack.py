@@ -25,7 +25,7 @@ import numpy as np
 from strike_pose.errors import StrikePoseError
 from strike_pose.experiments.config import Experiment, Study
 from strike_pose.fields import integer, number, string, strings
-from strike_pose.experiments.kinds import StudyKind, register
+from strike_pose.experiments.registry import StudyKind, register
 from strike_pose.experiments.plan import model_key, scene_key
 from strike_pose.experiments.protocol import DEFAULT, draw_poses, parse_protocol
 from strike_pose.experiments.report import THUMBNAILS, escape, table, thumbnails

@@ -21,7 +21,7 @@ import numpy as np
 from strike_pose.errors import StrikePoseError
 from strike_pose.experiments.config import Experiment, LightSetting, Study
 from strike_pose.fields import integer, number, strings
-from strike_pose.experiments.kinds import StudyKind, register
+from strike_pose.experiments.registry import StudyKind, register
 from strike_pose.experiments.plan import light_dict, model_key, scene_key
 from strike_pose.experiments.protocol import DEFAULT, describe, draw_poses, outline_of, parse_protocol, shows_whole
 from strike_pose.experiments.report import THUMBNAILS, escape, figure, table, thumbnails

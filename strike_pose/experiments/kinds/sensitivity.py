@@ -22,7 +22,7 @@ import numpy as np
 
 from strike_pose.experiments.config import Experiment, Study
 from strike_pose.fields import integer
-from strike_pose.experiments.kinds import StudyKind, register
+from strike_pose.experiments.registry import StudyKind, register
 from strike_pose.experiments.plan import model_key, scene_key
 from strike_pose.experiments.protocol import DEFAULT, describe, outline_of, parse_protocol, shows_whole
 from strike_pose.experiments.report import figure, table

@@ -24,7 +24,7 @@ import numpy as np
 from strike_pose.errors import StrikePoseError
 from strike_pose.experiments.config import Experiment, Study
 from strike_pose.fields import number, string
-from strike_pose.experiments.kinds import StudyKind, register
+from strike_pose.experiments.registry import StudyKind, register
 from strike_pose.experiments.plan import light_dict, model_key
 from strike_pose.experiments.report import escape, figure, table
 from strike_pose.experiments.summary import wilson
