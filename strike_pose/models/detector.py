@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from strike_pose.errors import StrikePoseError
 from strike_pose.models.coco import COCO_LABELS, CONF_THRESHOLD, NMS_THRESHOLD
 from strike_pose.models.device import pick_device
-from strike_pose.models.weights import DEFAULT_DETECTOR, FETCH_HINT, check_detector_name, weights_available, weights_dir
+from strike_pose.models.weights import DEFAULT_DETECTOR, FETCH_HINT, check_detector_name, detector_weights_present, weights_dir
 
 # ---------------------------------------------------------------------------------- the network
 
@@ -296,7 +296,7 @@ def create_detector(name: str = DEFAULT_DETECTOR, device: str | None = None, con
     """Build a detector by name, on CUDA when there is one (or `device`). Its weights must have been
     fetched (`strike-pose models fetch yolov3_tiny`): nothing downloads here."""
     check_detector_name(name)
-    if not weights_available(name):
+    if not detector_weights_present(name):
         raise StrikePoseError(f"the {name} weights are not in {weights_dir(name)}; {FETCH_HINT}")
     folder = weights_dir(name)
 

