@@ -5,12 +5,13 @@ The real window runs on its own virtual display while a script turns the object 
 alone), live classification on, live classification + Grad-CAM, and the pose map computing beside live
 classification (the object turns along the map's yaw axis, so the map keeps going), live detection
 (the detector mode on beside live classification, the object turning; the detector's load is not
-timed), and Optimize running (a targeted grad search that keeps going; the object moves every step). Reports the UI frame rate (the window is
-capped at 60 fps; it passes its loop at that rate and draws a frame only when something shown changed),
-the frames drawn a second, the slowest frames, the model's own rate, the frame-to-prediction latency (from
-the frame being rendered to its probabilities being ready; the UI shows them at its next frame), and
-the search's steps per second, and in the detector mode its passes per second and the median time of
-its own forward pass. The machines these run on are shared: compare rows of one run.
+timed), and Optimize running (a targeted grad search that keeps going; the object moves every step).
+Reports the UI frame rate (the window is capped at 60 fps; it passes its loop at that rate and draws a
+frame only when something shown changed), the frames drawn a second, the slowest frames, the model's own
+rate, the frame-to-prediction latency (from the frame being rendered to its probabilities being ready;
+the UI shows them at its next frame), and the search's steps per second, and in the detector mode its
+passes per second and the median time of its own forward pass. The machines these run on are shared:
+compare rows of one run.
 
     python -m benchmarks.gui_bench [--seconds 15] [--scene school_bus] [--model efficientnet_lite0]
 """
@@ -180,7 +181,8 @@ def markdown(info: dict, args: argparse.Namespace) -> str:
              f"{info['device']}, live-analysis torch threads {info['torch_threads']}), {args.seconds:g} s per row, "
              f"{platform.processor() or platform.machine()}, window 1360x820 on Xvfb, UI capped at 60 fps",
              "",
-             "| scenario | UI fps | frames drawn/s | p95 frame (ms) | slowest frame (ms) | live predictions/s | latency median (ms) "
+             "| scenario | UI fps | frames drawn/s | p95 frame (ms) | slowest frame (ms) | live predictions/s "
+             "| latency median (ms) "
              "| latency p95 (ms) | search steps/s | map cells/s | coarse map (s) | 10-degree map (s) | detections/s "
              "| detector pass (ms) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -191,7 +193,8 @@ def markdown(info: dict, args: argparse.Namespace) -> str:
         def seconds(value: float) -> str:
             return "-" if value != value else f"{value:.1f}"
 
-        lines.append(f"| {r['scenario']} | {r['ui_fps']:.1f} | {r['drawn_fps']:.1f} | {r['p95_frame_ms']:.0f} | {r['slowest_frame_ms']:.0f} | "
+        lines.append(f"| {r['scenario']} | {r['ui_fps']:.1f} | {r['drawn_fps']:.1f} | {r['p95_frame_ms']:.0f} "
+                     f"| {r['slowest_frame_ms']:.0f} | "
                      f"{r['model_per_s']:.1f} | {ms(r['latency_median_ms'])} | {ms(r['latency_p95_ms'])} | "
                      f"{r['search_steps_per_s']:.1f} | {r['map_cells_per_s']:.1f} | {seconds(r['map_coarse_s'])} "
                      f"| {seconds(r['map_10deg_s'])} | {r['detections_per_s']:.1f} | {ms(r['detector_forward_ms'])} |")
@@ -210,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     from strike_pose.gui.xvfb import display_environment, virtual_display
 
     with virtual_display(1600, 1000) as display:
-        command = [sys.executable, "-m", "benchmarks.gui_bench", *(argv if argv is not None else sys.argv[1:]), "--child"]
+        command = [sys.executable, "-m", "benchmarks.gui_bench", *(argv if argv is not None else sys.argv[1:]),
+                   "--child"]
         done = subprocess.run(command, env=display_environment(display), capture_output=True, text=True)
     results = [line[len("RESULT "):] for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not results:

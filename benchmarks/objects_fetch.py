@@ -1,5 +1,6 @@
 """How long fetching the catalogue takes: every object into an empty cache (downloads, extraction,
-hash checks, conversion), then the same command again (everything already there). The target: the first within 10 minutes on this machine, the second in seconds.
+hash checks, conversion), then the same command again (everything already there). The target: the
+first within 10 minutes on this machine, the second in seconds.
 
     python -m benchmarks.objects_fetch [--cache DIR] [--keep]
 

@@ -117,14 +117,16 @@ def main() -> None:
     render_ms = median_ms(lambda: renderer.render(scene, pose, size=size), args.repeat)
     row("render + readback (OpenGL, no MSAA)", render_ms)
     row("render + readback, 4x MSAA", median_ms(lambda: renderer.render(scene, pose, size=size, msaa=4), args.repeat))
-    row("visibility buffer + readback", median_ms(lambda: renderer.render_visibility(scene, pose, size=size), args.repeat))
+    row("visibility buffer + readback",
+        median_ms(lambda: renderer.render_visibility(scene, pose, size=size), args.repeat))
     prep_ms = median_ms(lambda: clf.normalise(clf.to_tensor(image)), args.repeat)
     row("preprocessing (to tensor, normalise)", prep_ms)
     with torch.inference_mode():
         forward_ms = median_ms(lambda: clf.model(clf.normalise(x)), args.repeat)
     row("model forward", forward_ms)
     frame_ms = median_ms(lambda: clf.probabilities(renderer.render(scene, pose, size=size)), args.repeat)
-    row("end-to-end frame (render, read back, classify)", frame_ms, f"= {frame_ms / forward_ms:.2f} x forward (goal <= 1.10)")
+    row("end-to-end frame (render, read back, classify)", frame_ms,
+        f"= {frame_ms / forward_ms:.2f} x forward (goal <= 1.10)")
 
     def model_fb():
         xi = x.clone().requires_grad_(True)

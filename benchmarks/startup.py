@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| `strike-pose {' '.join(command).replace('{tmp}/', '')}` | {seconds:.2f} | {peak:.0f} |", flush=True)
         if command in LIGHT and seconds >= TARGET_SECONDS:
             failed.append(" ".join(command))
-    print(f"\nlisting and help commands under {TARGET_SECONDS:g} s: " + ("yes" if not failed else f"no ({', '.join(failed)})"))
+    print(f"\nlisting and help commands under {TARGET_SECONDS:g} s: "
+          + ("yes" if not failed else f"no ({', '.join(failed)})"))
     return 1 if failed else 0
 
 

@@ -31,8 +31,8 @@ _WHERE = {
 }
 # Subpackages and modules: no function above shares a name with one, so importing one (which binds
 # its name here) never hides a function.
-_MODULES = ("analysis", "assets", "cli", "experiments", "export", "fields", "gui", "models", "render", "scene", "scenes",
-            "search")
+_MODULES = ("analysis", "assets", "cli", "experiments", "export", "fields", "gui", "models", "render", "scene",
+            "scenes", "search")
 
 
 def __getattr__(name: str):

@@ -40,7 +40,8 @@ def atomic_write(path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise StrikePoseError(f"cannot write into {path.parent} ({exc.strerror}); choose a folder you can write to") from None
+        raise StrikePoseError(f"cannot write into {path.parent} ({exc.strerror}); "
+                              "choose a folder you can write to") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -56,7 +57,8 @@ def atomic_write(path: Path, write) -> None:
                 raise FileExists(f"{path} already exists; choose another name") from None
             os.replace(tmp, path)
     except OSError as exc:
-        raise StrikePoseError(f"could not write {path} ({exc.strerror}); free some space or choose another folder") from None
+        raise StrikePoseError(f"could not write {path} ({exc.strerror}); "
+                              "free some space or choose another folder") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -77,7 +79,8 @@ def check_writable(folder: str | Path) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise StrikePoseError(f"cannot write into {folder} ({exc.strerror}); choose a folder you can write to") from None
+        raise StrikePoseError(f"cannot write into {folder} ({exc.strerror}); "
+                              "choose a folder you can write to") from None
     return folder
 
 
@@ -169,7 +172,8 @@ def check_shot(record: Any) -> None:
                               "written by `strike-pose search` or the GUI")
     for key in ("scene", "pose"):
         if key not in record:
-            raise StrikePoseError(f"the shot has no {key!r} field; give a JSON written by `strike-pose search` or the GUI")
+            raise StrikePoseError(f"the shot has no {key!r} field; "
+                                  "give a JSON written by `strike-pose search` or the GUI")
     info, pose = record["scene"], record["pose"]
     if not isinstance(info, dict):
         raise StrikePoseError(f"the shot's 'scene' must be an object with 'path' or 'mesh', got {shown(info)}")
@@ -201,7 +205,8 @@ def scene_from_record(record: dict) -> Scene:
             raise StrikePoseError(f"the shot's scene.path {path} cannot be used ({exc.strerror or exc}); restore "
                                   "the JSON as it was written") from None
         if is_dir:
-            raise StrikePoseError(f"the shot's scene file {path} is a folder; restore the scene file to reproduce the shot")
+            raise StrikePoseError(f"the shot's scene file {path} is a folder; "
+                                  "restore the scene file to reproduce the shot")
         if not is_file:
             raise StrikePoseError(f"the shot's scene file {path} is missing; restore it to reproduce the shot")
         scene = load_scene(path, info.get("overrides"))

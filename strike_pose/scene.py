@@ -154,7 +154,8 @@ class Scene:
     detector_class: str | None = None  # the MS COCO class the detector should see; None: from true_class
 
     def __repr__(self) -> str:
-        mesh = f"{self.mesh.triangle_count} triangles" if hasattr(self.mesh, "triangle_count") else type(self.mesh).__name__
+        mesh = (f"{self.mesh.triangle_count} triangles" if hasattr(self.mesh, "triangle_count")
+                else type(self.mesh).__name__)
         background = "none" if self.background is None else f"{self.background.width}x{self.background.height} image"
         return (f"Scene(name={self.name!r}, true_class={self.true_class}, mesh={mesh}, background={background}, "
                 f"camera={self.camera}, light={self.light}, pose={self.pose})")

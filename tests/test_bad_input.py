@@ -451,7 +451,8 @@ def _png_bytes(size=(8, 8), mode="RGB") -> bytes:
     (None, {}, "unable to load materials from: m.mtl"),
     ("newmtl x\nmap_Kd gone.png\n", {}, "failed to load image (FileNotFoundError: gone.png)"),
     ("newmtl x\nmap_Kd t.png\n", {"t.png": b"not an image"}, "failed to load image (UnidentifiedImageError"),
-    ("newmtl x\nmap_Kd t.png\n", {"t.png": lambda: _png_bytes((64, 64))[:60]}, "its materials (OSError: image file is truncated)"),
+    ("newmtl x\nmap_Kd t.png\n", {"t.png": lambda: _png_bytes((64, 64))[:60]},
+     "its materials (OSError: image file is truncated)"),
     ("newmtl x\nmap_Kd t.png\n", {"t.png": lambda: png_header(20000, 20000)}, "DecompressionBombError"),
 ])
 def test_an_obj_whose_material_or_texture_is_broken_loads_with_a_warning(tmp_path, mtl, extra, words):
@@ -596,7 +597,8 @@ def test_any_class_value_resolves_or_says_what_is_wrong(value):
     (["classify", "--scene", "traffic_light", "--true-class", "-1"], "index -1 is out of range"),
     (["classify", "--scene", "traffic_light", "--true-class", "²"], "is not an ImageNet class"),
     (["classify", "--true-class", " "], "--true-class is empty"),
-    (["grad", "--scene", "traffic_light", "--target", "nothing at all"], "--target 'nothing at all' is not an ImageNet"),
+    (["grad", "--scene", "traffic_light", "--target", "nothing at all"],
+     "--target 'nothing at all' is not an ImageNet"),
     (["grad", "--scene", "traffic_light", "--target", "5000"], "--target index 5000 is out of range"),
     (["grad", "--target="], "--target is empty"),
     (["grad", "--scene", "traffic_light", "--target", "Bus"], "did you mean 'school bus', "),
@@ -761,7 +763,8 @@ def test_a_shot_whose_scene_changed_is_reproduced_with_a_warning(shot_dir, tmp_p
     shot = write(tmp_path, "shot.json", json.dumps(record))
     with pytest.warns(StrikePoseWarning) as caught:  # the one warning channel: printed `warning: ...` by Python
         assert main(["classify", "--from", str(shot), "--top", "1", "--json"]) == 0
-    assert [str(w.message) for w in caught] == [f"scene file {scene} changed since the shot was taken; results may differ"]
+    assert [str(w.message) for w in caught] == [
+        f"scene file {scene} changed since the shot was taken; results may differ"]
     assert capsys.readouterr().err == ""
 
 
@@ -790,7 +793,8 @@ def test_devices_and_pipes_are_refused_without_reading_them(tmp_path, capsys, op
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)  # opening it to read would wait for a writer for ever
     for bad in ("/dev/zero", fifo):
-        args = ["classify", "--from", bad] if option == "--from" else ["render", option, bad, "--out", tmp_path / "x.png"]
+        args = (["classify", "--from", bad] if option == "--from"
+                else ["render", option, bad, "--out", tmp_path / "x.png"])
         cli_error(capsys, args, f"{bad} is not a regular file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 

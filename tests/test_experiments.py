@@ -268,8 +268,8 @@ def _start_and_signs(rows: list[dict]):
         if r["bisected_flip"] is not None:
             assert r["parameter"] not in carriers, "two rows carry one parameter's bisected flip"
             delta = r["value"] - r["start_value"]
-            carriers[r["parameter"]] = (r, 1.0 if (wrap_degrees(delta) if r["parameter"] in POSE_AXES[:3] else delta) > 0
-                                        else -1.0)
+            change = wrap_degrees(delta) if r["parameter"] in POSE_AXES[:3] else delta
+            carriers[r["parameter"]] = (r, 1.0 if change > 0 else -1.0)
     return start, carriers
 
 
@@ -591,7 +591,8 @@ def test_a_new_kind_is_one_module(tmp_path, monkeypatch):
                  "true_class": worker.scene(item.payload["scene"]).true_class}]
 
     def summarise(rows, label_of):
-        return {"table": [{"scene": s, "items": sum(r["scene"] == s for r in rows)} for s in sorted({r["scene"] for r in rows})]}
+        return {"table": [{"scene": s, "items": sum(r["scene"] == s for r in rows)}
+                          for s in sorted({r["scene"] for r in rows})]}
 
     kind = StudyKind("census", phase=0, fields=frozenset({"repeats"}),
                      parse=lambda table, where: Settings(integer(table.get("repeats", 1), f"{where}.repeats", 1)),
@@ -600,7 +601,8 @@ def test_a_new_kind_is_one_module(tmp_path, monkeypatch):
     monkeypatch.setitem(KINDS, "census", kind)
     with pytest.raises(StrikePoseError, match="census 'c'.repeats must be at least 1"):
         parse_experiment({"census": [{"name": "c", "repeats": 0}]})
-    config = write(tmp_path, "name = 'n'\n[[census]]\nname = 'c'\nscenes = ['school_bus', 'traffic_light']\nrepeats = 2\n")
+    config = write(tmp_path, "name = 'n'\n[[census]]\nname = 'c'\n"
+                             "scenes = ['school_bus', 'traffic_light']\nrepeats = 2\n")
     assert main(["experiment", str(config), "--out", str(tmp_path / "out")]) == 0
     (entry,) = json.loads((tmp_path / "out" / "summary.json").read_text())["studies"]
     assert entry["kind"] == "census" and entry["rows"] == 4 and entry["paper"] == "nothing to compare"

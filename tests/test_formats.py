@@ -90,7 +90,8 @@ def write_obj(folder: Path, encoding: str, material: str = "café", texture: str
               comment: str = "made in Köln", bom: bytes = b"") -> Path:
     """m.obj and m.mtl in `encoding` (with `bom` before each), naming `material` and the texture `texture`."""
     (folder / "m.obj").write_bytes(bom + textured_triangle_obj(material, comment).encode(encoding))
-    (folder / "m.mtl").write_bytes(bom + f"# {comment}\nnewmtl {material}\nKd 1 1 1\nmap_Kd {texture}\n".encode(encoding))
+    mtl = f"# {comment}\nnewmtl {material}\nKd 1 1 1\nmap_Kd {texture}\n"
+    (folder / "m.mtl").write_bytes(bom + mtl.encode(encoding))
     (folder / texture).write_bytes(png(RED))
     return folder / "m.obj"
 
@@ -430,7 +431,9 @@ COLLADA = """<?xml version="1.0" encoding="utf-8"?>
   <library_effects><effect id="fx"><profile_COMMON>
     <newparam sid="surface"><surface type="2D"><init_from>img</init_from></surface></newparam>
     <newparam sid="sampler"><sampler2D><source>surface</source></sampler2D></newparam>
-    <technique sid="common"><lambert><diffuse><texture texture="sampler" texcoord="UV0"/></diffuse></lambert></technique>
+    <technique sid="common"><lambert>
+      <diffuse><texture texture="sampler" texcoord="UV0"/></diffuse>
+    </lambert></technique>
   </profile_COMMON></effect></library_effects>
   <library_materials><material id="mat"><instance_effect url="#fx"/></material></library_materials>
   <library_geometries><geometry id="quad"><mesh>
@@ -501,7 +504,8 @@ def test_a_missing_reader_package_says_how_to_install_it(tmp_path, monkeypatch, 
     path = cube_file(tmp_path, name)
     monkeypatch.setitem(sys.modules, module, None)  # `import module` now fails as if it were not installed
     message = refusal(path)
-    assert message == f"mesh {path}: reading {kind} files needs the {package} package; install it with pip install {package}"
+    assert message == (f"mesh {path}: reading {kind} files needs the {package} package; "
+                       f"install it with pip install {package}")
     assert "could not be read" not in message and "valid" not in message
 
 
@@ -510,7 +514,8 @@ def test_trimesh_without_pycollada_says_how_to_install_it(tmp_path, monkeypatch)
     from trimesh.exceptions import ExceptionWrapper
     from trimesh.exchange import load as trimesh_load
 
-    monkeypatch.setitem(trimesh_load.mesh_loaders, "dae", ExceptionWrapper(ImportError("missing `pip install pycollada`")))
+    monkeypatch.setitem(trimesh_load.mesh_loaders, "dae",
+                        ExceptionWrapper(ImportError("missing `pip install pycollada`")))
     path = cube_file(tmp_path, "box.dae")
     refusal(path, "reading COLLADA (.dae) files needs the pycollada package; install it with pip install pycollada")
 
@@ -540,7 +545,8 @@ def test_a_broken_collada_file_is_called_broken(tmp_path):
 def test_an_unknown_suffix_is_refused_with_the_formats_that_load(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
-    message = refusal(path, "files are not a mesh format read here" if "." in name else "it has no suffix to tell its format",
+    message = refusal(path,
+                      "files are not a mesh format read here" if "." in name else "it has no suffix to tell its format",
                       f"give one of: {FORMAT_LIST} (convert other formats to one of these, e.g. with Blender)")
     if "." in name:
         assert f"'{path.suffix}' files are not a mesh format read here" in message

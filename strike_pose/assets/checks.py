@@ -91,7 +91,8 @@ def read_obj_text(path: Path) -> tuple[bytes, str]:
     text, encoding = decode_text(raw)
     kind = next((what for magic, what in _NOT_OBJ if raw.startswith(magic)), None)
     if kind is not None or _BINARY.search(text, 0, _SAMPLE):
-        raise StrikePoseError(f"mesh {path} is not an OBJ file ({f'it is {kind}' if kind else 'it is binary, not text'}); "
+        raise StrikePoseError(f"mesh {path} is not an OBJ file "
+                              f"({f'it is {kind}' if kind else 'it is binary, not text'}); "
                               "an OBJ mesh is text (v and f lines): give the mesh's own file")
     return text, encoding
 

@@ -85,7 +85,8 @@ def read_ac3d(path: Path) -> list[Part]:
             continue
         faces = indices.reshape(-1, 3)
         material = scene.materials[mesh.material_index] if mesh.material_index < len(scene.materials) else {}
-        color = tuple(int(round(255 * min(max(c, 0.0), 1.0))) for c in material.get("COLOR_DIFFUSE", (0.7, 0.7, 0.7))[:3])
+        color = tuple(int(round(255 * min(max(c, 0.0), 1.0)))
+                      for c in material.get("COLOR_DIFFUSE", (0.7, 0.7, 0.7))[:3])
         names = material.get("TEXTURES", {}).get(getattr(assimp_py, "TextureType_DIFFUSE", 1)) or []
         image = None
         if names and mesh.texcoords:

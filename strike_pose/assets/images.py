@@ -59,7 +59,8 @@ def open_image(path: str | Path, what: str, hint: str = IMAGE_HINT) -> Image.Ima
                 return to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         most = f"at most {limit / 1e6:.0f} megapixels" if limit else "a smaller image"
-        raise StrikePoseError(f"{what} {path} is too large an image ({_pixels(exc)}); scale it down to {most}") from None
+        raise StrikePoseError(f"{what} {path} is too large an image ({_pixels(exc)}); "
+                              f"scale it down to {most}") from None
     except MemoryError:
         raise StrikePoseError(f"{what} {path} is too large to load into memory; scale it down") from None
     except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError, EOFError, struct.error, ...

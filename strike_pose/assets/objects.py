@@ -88,7 +88,8 @@ def _check_object(name: str, data: dict) -> CatalogueObject:
         if required not in data:
             raise StrikePoseError(f"{where} has no {required!r}")
     if data["registry"] not in REGISTRIES:
-        raise StrikePoseError(f"{where}: registry must be one of {', '.join(REGISTRIES)}, got {shown(data['registry'])}")
+        raise StrikePoseError(f"{where}: registry must be one of {', '.join(REGISTRIES)}, "
+                              f"got {shown(data['registry'])}")
     files = []
     for entry in data["files"]:
         if not isinstance(entry, dict) or set(entry) - _FILE_FIELDS or not {"path", "sha256"} <= set(entry):

@@ -123,7 +123,8 @@ def _read_log(log: IO[bytes], limit: int | None = None) -> bytes:
     return os.pread(log.fileno(), size if limit is None else min(size, limit), 0)
 
 
-_SIZE = re.compile(r"[(\[]([\d.,]+) ([kMG]?B)[)\]]")  # pip: "Downloading x.whl (63.1 MB)"; apt-get: "Get:1 ... [208 MB]"
+# pip: "Downloading x.whl (63.1 MB)"; apt-get: "Get:1 ... [208 MB]"
+_SIZE = re.compile(r"[(\[]([\d.,]+) ([kMG]?B)[)\]]")
 _UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
 
 

@@ -46,7 +46,8 @@ def run_experiment(config: str | Path | Experiment, out_dir: str | Path, backend
     order = phases()
 
     def items_of(phase):
-        return [item for study in experiment.studies if study.kind in phase for item in plan(experiment, study, store.rows)]
+        return [item for study in experiment.studies if study.kind in phase
+                for item in plan(experiment, study, store.rows)]
 
     first = items_of(order[0])  # before anything is written: a study that cannot be planned writes nothing
     store.prepare(experiment, resume)

@@ -29,8 +29,10 @@ def write_report(experiment, store, summary: dict) -> Path:
         rows = store.rows(study.name)
         body = KINDS[study.kind].report(root, study, rows, entry)
         protocol = f"<p>Poses: {escape(describe(entry['protocol']))}.</p>" if entry.get("protocol") else ""
-        sections.append(f"<section><h2>{escape(study.kind)}: {escape(study.name)} <small>({len(rows)} rows)</small></h2>"
-                        f"<p class=paper>The paper: {escape(_paper_text(entry['paper']))}</p>{protocol}{body}</section>")
+        sections.append(f"<section><h2>{escape(study.kind)}: {escape(study.name)} "
+                        f"<small>({len(rows)} rows)</small></h2>"
+                        f"<p class=paper>The paper: {escape(_paper_text(entry['paper']))}</p>"
+                        f"{protocol}{body}</section>")
     page = _PAGE.format(title=escape(f"strike-pose: {experiment.name}"), name=escape(experiment.name),
                         path=escape(experiment.path), seed=experiment.seed, sections="\n".join(sections))
     path = root / "report.html"
@@ -52,7 +54,8 @@ def escape(text) -> str:
 
 def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     head = "".join(f"<th>{escape(title)}</th>" for title, _ in columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(r.get(key)))}</td>" for _, key in columns) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(r.get(key)))}</td>" for _, key in columns) + "</tr>"
+                   for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

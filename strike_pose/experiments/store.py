@@ -2,7 +2,8 @@
 
 A file is written under a temporary name and published in one step (strike_pose.export's writer, which
 never replaces a file), so a killed run leaves whole files only; `--resume` skips every item whose file
-exists, so nothing is computed twice and nothing is lost or duplicated. A study's table is all its files read in the order of their names.
+exists, so nothing is computed twice and nothing is lost or duplicated. A study's table is all its
+files read in the order of their names.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class ResultStore:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise StrikePoseError(f"cannot write into {self.root} ({exc.strerror}); give a folder you can write to") from None
+            raise StrikePoseError(f"cannot write into {self.root} ({exc.strerror}); "
+                                  "give a folder you can write to") from None
         if not manifest.is_file():
             text = json.dumps({"name": experiment.name, "path": experiment.path, "sha256": experiment.sha256},
                               indent=2)

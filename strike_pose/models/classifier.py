@@ -180,7 +180,8 @@ def _load_state(path: str | os.PathLike) -> dict:
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise StrikePoseError(f"weights file {path} could not be read ({type(exc).__name__}); give a .pth or .safetensors state dict") from exc
+        raise StrikePoseError(f"weights file {path} could not be read ({type(exc).__name__}); "
+                              "give a .pth or .safetensors state dict") from exc
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]

@@ -46,7 +46,8 @@ def resolve_class(value: str | int, where: str = "class") -> int:
         return index
     wanted = value.strip().lower().replace("_", " ")
     if not wanted:
-        raise StrikePoseError(f"{where} is empty; give an ImageNet label or index (`strike-pose classes WORD` finds labels)")
+        raise StrikePoseError(f"{where} is empty; "
+                              "give an ImageNet label or index (`strike-pose classes WORD` finds labels)")
     lowered = [label.lower() for label in labels]
     if wanted in lowered:
         return lowered.index(wanted)

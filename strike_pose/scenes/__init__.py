@@ -150,7 +150,8 @@ def parse_origin(data: Any, where: str = "object") -> dict:
     """The [object] table of a fetched object's scene: strings (and a list of file paths)."""
     table_of(where, data, OBJECT_FIELDS)
     for key, value in data.items():
-        ok = all(isinstance(v, str) for v in value) if key == "files" and isinstance(value, list) else isinstance(value, str)
+        ok = (all(isinstance(v, str) for v in value) if key == "files" and isinstance(value, list)
+              else isinstance(value, str))
         if not ok:
             raise StrikePoseError(f"{where}.{key} must be {'a list of strings' if key == 'files' else 'a string'}, "
                                   f"got {shown(value)}")
@@ -228,7 +229,8 @@ def read_scene_file(path: Path) -> tuple[dict, bytes]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise StrikePoseError(f"scene file {path} is not UTF-8 text (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}); "
+        raise StrikePoseError(f"scene file {path} is not UTF-8 text "
+                              f"(byte {exc.start} is {raw[exc.start:exc.start + 1]!r}); "
                               "save it as UTF-8 TOML") from None
     try:
         return tomllib.loads(text), raw

@@ -59,7 +59,8 @@ class BoundarySettings:
         if self.direction not in DIRECTIONS:
             from strike_pose.errors import StrikePoseError
 
-            raise StrikePoseError(f"unknown boundary direction {self.direction!r}; choose one of {', '.join(DIRECTIONS)}")
+            raise StrikePoseError(f"unknown boundary direction {self.direction!r}; "
+                                  f"choose one of {', '.join(DIRECTIONS)}")
 
 
 def boundary_search(ctx: SearchContext, settings: BoundarySettings | None = None) -> Iterator:

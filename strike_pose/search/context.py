@@ -63,7 +63,9 @@ class Found:
 class Step:
     index: int  # 1-based count of steps taken
     pose: Pose  # the pose the search shows now (a path that moves by at most its learning rate)
-    probs: np.ndarray  # the objective's verdict at `pose`: a classifier's (1000,) probabilities, a detector's (80,) COCO scores on the object
+    # the objective's verdict at `pose`: a classifier's (1000,) probabilities, a detector's (80,) COCO scores
+    # on the object
+    probs: np.ndarray
     loss: float  # the objective at `pose` (lower is better)
     success: bool  # a fooling pose has been found (see `first` and `closest`)
     seconds: float  # since the search started
@@ -217,5 +219,6 @@ class SearchContext:
                     seconds=self.seconds(), evaluations=self.evaluations,
                     light=light if self.region.light is not None else None, first=self.first,
                     closest=self.closest, radius=self.region.radius,
-                    lowest=self._found(self.lowest[0], self.lowest[2], self.lowest[1]) if self.lowest is not None else None,
+                    lowest=(self._found(self.lowest[0], self.lowest[2], self.lowest[1])
+                            if self.lowest is not None else None),
                     rejected=self.rejected, gradients=self.gradients)

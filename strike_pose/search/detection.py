@@ -157,7 +157,8 @@ class DetectorObjective:
             raise StrikePoseError(f"the detector's objective has one loss, margin (in logits of its scores); "
                                   f"got {self.loss!r}")
         if not 0 < self.iou <= 1:
-            raise StrikePoseError(f"the overlap (IoU) that puts a box on the object must be in (0, 1], got {self.iou:g}")
+            raise StrikePoseError("the overlap (IoU) that puts a box on the object must be in (0, 1], "
+                                  f"got {self.iou:g}")
         if self.target is not None and self.target == self.true_class:
             coco_target(self.target, self.true_class)  # the same error as from a label
         if self.outline is None:

@@ -218,7 +218,8 @@ def make_objective(scene, model, options: SearchOptions | None = None) -> Search
         raise StrikePoseError(f"a search needs a classifier or a detector as its model, got {type(model).__name__}")
     wanted = options.objective
     if wanted is not None and wanted.startswith("detector") != (kind == "detector"):
-        raise StrikePoseError(f"the objective {wanted} needs {'a detector' if kind == 'classifier' else 'a classifier'} "
+        raise StrikePoseError(f"the objective {wanted} needs "
+                              f"{'a detector' if kind == 'classifier' else 'a classifier'} "
                               f"as the model, not {model.name}")
     if kind == "detector":
         from strike_pose.models.coco import require_coco_class

@@ -176,7 +176,8 @@ def summarise(rows, label_of) -> dict:
                       "median_rotation_from_start": statistics.median(r["rotation_from_start"] for r in wins)
                       if wins else None})
     targets = sorted({r["target"] for r in rows})
-    return {"table": table, "targets": [{"index": t, "label": label_of(t) if t >= 0 else "untargeted"} for t in targets]}
+    return {"table": table,
+            "targets": [{"index": t, "label": label_of(t) if t >= 0 else "untargeted"} for t in targets]}
 
 
 def report(root, study, rows, entry) -> str:
@@ -193,4 +194,5 @@ KIND = register(StudyKind(
     "attack", phase=1, fields=frozenset({"starts", "methods", "targets", "from", "budget_seconds", "steps", "radius",
                                          "min_margin", "mode", "protocol"}),
     parse=parse, plan=plan, work=work, summarise=summarise, report=report, paper=PAPER, validate=validate,
-    none_means={"median_seconds": "no search fooled the model", "median_rotation_from_start": "no search fooled the model"}))
+    none_means={"median_seconds": "no search fooled the model",
+                "median_rotation_from_start": "no search fooled the model"}))

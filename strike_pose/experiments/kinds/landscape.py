@@ -59,7 +59,8 @@ def parse(table: dict, where: str) -> Settings:
             raise StrikePoseError(f"{where}.grid.axes must be two of yaw, pitch, roll, got {list(grid_axes)}")
         grid_steps = integer(grid.get("steps", 24), f"{where}.grid.steps", 2, 720)
     return Settings(poses=integer(table.get("poses", 256), f"{where}.poses", 1), z=(lo, hi),
-                    lights=tuple(_light(v, f"{where}.lights[{i}]") for i, v in enumerate(table.get("lights", ["scene"]))),
+                    lights=tuple(_light(v, f"{where}.lights[{i}]")
+                                 for i, v in enumerate(table.get("lights", ["scene"]))),
                     grid_axes=grid_axes, grid_steps=grid_steps, protocol=parse_protocol(table, where))
 
 

@@ -45,7 +45,8 @@ class Settings:
 
 def parse(table: dict, where: str) -> Settings:
     return Settings(starts=integer(table.get("starts", 10), f"{where}.starts", 1),
-                    trials=integer(table.get("trials", 20), f"{where}.trials", 1), protocol=parse_protocol(table, where))
+                    trials=integer(table.get("trials", 20), f"{where}.trials", 1),
+                    protocol=parse_protocol(table, where))
 
 
 def plan(experiment: Experiment, study: Study, rows_of) -> list[Item]:
@@ -65,8 +66,9 @@ def plan(experiment: Experiment, study: Study, rows_of) -> list[Item]:
 
 
 def work(worker, item: Item) -> list[dict]:
-    """From a correctly classified random pose (with protocol "whole", one that shows the whole object), resample one parameter at a time over its range; then,
-    per parameter, bisect towards the start from the nearest flipped resample on each side.
+    """From a correctly classified random pose (with protocol "whole", one that shows the whole object),
+    resample one parameter at a time over its range; then, per parameter, bisect towards the start from
+    the nearest flipped resample on each side.
 
     Every row is one resample. `change` is its |change| from the start, so the smallest flipped
     `change` is the sampled smallest flip: an upper bound about range / trials coarse. The row of
@@ -179,7 +181,8 @@ def summarise(rows, label_of) -> dict:
         by_start = collections.defaultdict(list)
         for r in group:
             by_start[r["start"]].append(r)
-        smallest = [min(r["change"] for r in rs if r["flipped"]) for rs in by_start.values() if any(r["flipped"] for r in rs)]
+        smallest = [min(r["change"] for r in rs if r["flipped"]) for rs in by_start.values()
+                    if any(r["flipped"] for r in rs)]
         # one row per start and parameter carries the bisected flip; rows written before it have none
         bisected = [r["bisected_flip"] for r in group if r.get("bisected_flip") is not None]
         table.append({"scene": scene, "model": model, "parameter": parameter, "starts": len(by_start),

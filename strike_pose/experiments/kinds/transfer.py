@@ -220,7 +220,8 @@ def report(root, study, rows, entry) -> str:
              ("seen as another class", "wrong_class"), ("nothing seen", "nothing_seen"),
              ("baseline: fooled on the correctly classified poses", "baseline_rate"),
              ("the paper", "paper"), ("what it saw on the object", "seen")])
-        html += (f'<p class="paper">{escape(entry.get("paper_detector", ""))}. A pose fools the detector when no box of '
+        html += (f'<p class="paper">{escape(entry.get("paper_detector", ""))}. '
+                  "A pose fools the detector when no box of "
                   "the object's COCO class scores above its threshold with IoU &ge; 0.5 with the object's projected "
                   "box (strike_pose/search/detection.py, the rule of the detector's search objective).</p>")
     classifiers_only = {"table": classifiers}
