@@ -4,7 +4,8 @@ A Session holds the scene, the pose, the view toggles, the classifier, the frame
 and owns its parts, each an object with its own thread: `live` (gui/live.py: the newest frame
 classified, with Grad-CAM), `detection` (gui/detection.py: the detector mode's boxes), `optimizer`
 (gui/optimizer.py: Optimize, its settings and its result) and `loader` (gui/loader.py: files and
-models opened in the background). The window calls `key_press`,
+models opened in the background); these two get narrow ports (a few callbacks wired here), never the
+session. The window calls `key_press`,
 `begin_rotate`, ..., then once a frame `update(now)`, and shows `shown_image()` (with `heatmap_layer()`
 over it); tests drive the same methods with an offscreen renderer. The view itself is rendered on the
 caller's thread with the caller's renderer (the window's GL context).
@@ -28,9 +29,9 @@ from strike_pose.gui.arcball import ArcballDrag
 from strike_pose.gui.capture import Shot, take_shot
 from strike_pose.gui.detection import LiveDetection
 from strike_pose.gui.live import LiveAnalysis, Prediction
-from strike_pose.gui.loader import Loader
+from strike_pose.gui.loader import Loader, LoaderPorts
 from strike_pose.gui.mapview import MapView
-from strike_pose.gui.optimizer import Optimizer
+from strike_pose.gui.optimizer import Optimizer, OptimizerPorts
 from strike_pose.gui.workers import ModelTurns, RateMeter
 from strike_pose.models.labels import label_of, resolve_class
 from strike_pose.scene import Pose, Scene
@@ -114,8 +115,13 @@ class Session:
         self.turns = ModelTurns(clock)  # the classifier and the detector take turns at the CPU
         self.live = LiveAnalysis(clock, self.turns)
         self.detection = LiveDetection(clock, self.turns)
-        self.optimizer = Optimizer(self, search_function, clock)
-        self.loader = Loader(self)
+        self.optimizer = Optimizer(OptimizerPorts(
+            say=self.say, current=lambda: (self.scene, self.pose, self.classifier), renderer=renderer,
+            show_step=self.show_search_step, show_result=self.show_result, capture=self.capture,
+            release_keys=self.repeater.release_all, detector=self._detector_on), search_function, clock)
+        self.loader = Loader(LoaderPorts(
+            say=self.say, scene=lambda: self.base_scene, pose=lambda: self.pose, use_scene=self.use_scene,
+            use_model=self.use_model, set_start=lambda pose: setattr(self, "start_pose", pose)))
         self.map_view = MapView(yield_to=self.live.worker.wait_idle, live_idle=lambda: self.live.worker.idle)
         self.map_open = False  # the panel is open: the map is computed
         self.map_axes: tuple[str, str] = ("yaw", "pitch")
@@ -160,6 +166,11 @@ class Session:
             self._analysis_wanted = True
         if changes.get("detector"):
             self.detection.start()
+
+    def _detector_on(self) -> LiveDetection:
+        """The detector mode on (for Optimize against the detector): its LiveDetection."""
+        self.set_view(detector=True)
+        return self.detection
 
     def set_detector(self, on: bool) -> None:
         """The detector mode on or off (B, or its panel): created the first time, off the UI thread."""
