@@ -404,7 +404,7 @@ def test_session_keys_render_classify_and_capture(session, bus):
     assert session.frame.shape == (224, 224, 3)
     wait_for(session, lambda: session.prediction is not None and session.prediction.frame_id == session.frame_id)
     assert session.live.latency is not None and session.live.latency > 0
-    assert session.top(1)[0]["index"] == bus.true_class
+    assert session.classifier.top(session.prediction.probs, 1)[0]["index"] == bus.true_class
     for name, shift in (("RIGHT", False), ("RIGHT", False), ("UP", False), ("Q", False), ("A", False),
                         ("W", False), ("R", False), ("LEFT", True)):
         session.key_press(name, shift=shift, now=0.0)

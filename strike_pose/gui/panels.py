@@ -106,7 +106,7 @@ def _predictions(session: Session) -> None:
                            else "live classification is off (L)")
     else:
         bar_width = imgui.get_content_region_avail().x * 0.4
-        for row in session.top(5):
+        for row in session.classifier.top(prediction.probs, 5):
             colour = GREEN if row["index"] == session.true_class else (
                 ORANGE if row["index"] == session.optimizer.settings.target else None)
             if colour is not None:
@@ -116,14 +116,14 @@ def _predictions(session: Session) -> None:
                 imgui.pop_style_color()
             imgui.same_line()
             imgui.text(row["label"])
-        true_p = session.probability_of(session.true_class)
+        true_p = float(prediction.probs[session.true_class])
         top1 = int(np.argmax(prediction.probs))
         imgui.text_colored(GREEN if top1 == session.true_class else RED,
                            f"true class {label_of(session.true_class)!r}: {true_p:.3f}"
                            + ("" if top1 == session.true_class else "   FOOLED"))
         target = session.optimizer.settings.target
         if target is not None:
-            imgui.text_colored(ORANGE, f"target {label_of(target)!r}: {session.probability_of(target):.3f}")
+            imgui.text_colored(ORANGE, f"target {label_of(target)!r}: {float(prediction.probs[target]):.3f}")
     now = session.clock()
     latency = session.live.latency
     rate = session.live.rate.rate(now)
@@ -378,7 +378,7 @@ def _pose_map(session: Session, state: PanelState) -> None:
     from strike_pose.analysis.posemap import AXIS_PAIRS
 
     names = [" x ".join(pair) for pair in AXIS_PAIRS]
-    index = AXIS_PAIRS.index(tuple(session.map_axes))
+    index = AXIS_PAIRS.index(tuple(session.map_view.axes))
     changed, index = imgui.combo("axes##map", index, names)
     if changed:
         session.set_map(axes=AXIS_PAIRS[index])
