@@ -613,7 +613,8 @@ def test_session_detector_mode_boxes_capture_and_off(session, bus):
     state = session.shown_state()
     assert session.key_press("B") == "toggle_detector" and session.view.detector
     assert session.detection.loading and "loading" in session.status
-    wait_for(session, lambda: (r := session.detection.result) is not None and r.frame_id == session.frame_id, timeout=60)
+    wait_for(session, lambda: (r := session.detection.result) is not None and r.frame_id == session.frame_id,
+             timeout=60)
     assert session.shown_state() != state and not session.status_is_error, session.status
     result = session.detection.result
     assert result.size == 416 and result.forward > 0 and session.detection.forward_time > 0
@@ -811,4 +812,5 @@ def test_run_falls_back_to_the_headless_demo_when_no_window_opens(tmp_path):
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "running the headless demo instead" in done.stderr
-    assert (tmp_path / "school_bus-as-school_bus.png").is_file() and (tmp_path / "school_bus-as-school_bus.json").is_file()
+    assert (tmp_path / "school_bus-as-school_bus.png").is_file()
+    assert (tmp_path / "school_bus-as-school_bus.json").is_file()
