@@ -230,7 +230,8 @@ def window_class():
             image, image_id, smooth = session.shown_image()
             if image_id != self._shown_frame_id or self.view_texture is None:
                 # the model's input pixel for pixel (crisp blocks), or the smooth render, filtered
-                self.view_texture = self._upload(self.view_texture, image, moderngl.LINEAR if smooth else moderngl.NEAREST)
+                sampling = moderngl.LINEAR if smooth else moderngl.NEAREST
+                self.view_texture = self._upload(self.view_texture, image, sampling)
                 self._shown_frame_id = image_id
             layer = session.heatmap_layer()
             if layer is not None and layer is not self._shown_layer:
@@ -291,7 +292,7 @@ def window_class():
             return pyglet.event.EVENT_HANDLED
 
         def on_deactivate(self):
-            self.session.repeater.release_all()
+            self.session.gestures.release_all()
 
         # ----------------------------------------------------------------------------- mouse
 
@@ -306,7 +307,7 @@ def window_class():
             if not view.contains(x, py):
                 return
             if button == mouse.LEFT:
-                self.session.begin_rotate(x, py, view.centre, view.height / 2)
+                self.session.gestures.begin_rotate(x, py, view.centre, view.height / 2)
             elif button == mouse.RIGHT:
                 self._right_drag = True
 
@@ -314,13 +315,13 @@ def window_class():
             if self.layout is None:
                 return
             if buttons & mouse.LEFT:
-                self.session.rotate_to(x, self._top_down(y))
+                self.session.gestures.rotate_to(x, self._top_down(y))
             if buttons & mouse.RIGHT and self._right_drag:
-                self.session.drag_move(dx, -dy, self.layout.view.height)
+                self.session.gestures.drag_move(dx, -dy, self.layout.view.height)
 
         def on_mouse_release(self, x, y, button, modifiers):
             if button == mouse.LEFT:
-                self.session.end_rotate()
+                self.session.gestures.end_rotate()
             elif button == mouse.RIGHT:
                 self._right_drag = False
 
@@ -328,7 +329,7 @@ def window_class():
             if self.layout is None or imgui.get_io().want_capture_mouse:
                 return
             if self.layout.view.contains(x, self._top_down(y)):
-                self.session.wheel(scroll_y)
+                self.session.gestures.wheel(scroll_y)
 
         # ----------------------------------------------------------------------------- closing
 

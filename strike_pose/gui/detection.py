@@ -50,6 +50,17 @@ class DetectionResult:
     forward: float = 0.0  # seconds of the detector's own pass
 
 
+def object_class(scene) -> int | None:
+    """The object's MS COCO class, which the detector should find (None: COCO has none)."""
+    from strike_pose.errors import StrikePoseError
+    from strike_pose.models.coco import coco_class_of
+
+    try:
+        return coco_class_of(scene)
+    except StrikePoseError:
+        return None
+
+
 class LiveDetection:
     def __init__(self, clock: Callable[[], float], turns: ModelTurns, name: str = "yolov3_tiny",
                  device: str | None = None, create: Callable[..., Any] | None = None):
@@ -81,6 +92,11 @@ class LiveDetection:
         self.loading = True
         self.worker.submit(DetectionJob(None), -1)
 
+    def loaded(self) -> str:
+        """What the status line says once the detector is created: which, where, and its load time."""
+        d = self.detector
+        return f"{d.name} on {d.device}, loaded in {getattr(d, 'load_seconds', 0.0):.1f} s"
+
     @property
     def ready(self) -> bool:
         return self.detector is not None and not self.loading
@@ -92,6 +108,12 @@ class LiveDetection:
     def wants(self, frame_id: int) -> bool:
         """Whether to render the view `frame_id` for the detector now: it is free and has not seen it."""
         return self.ready and self.worker.idle and self.submitted_frame != frame_id
+
+    def offer(self, frame_id: int, render: Callable[[int], np.ndarray]) -> None:
+        """The view `frame_id`, rendered by `render(size)` at the detector's own size only when the detector
+        is free for it and has not seen it (see the top of this module)."""
+        if self.wants(frame_id):
+            self.submit(render(self.input_size), frame_id)
 
     def submit(self, frame: np.ndarray, frame_id: int) -> None:
         self.submitted_frame = frame_id
@@ -130,6 +152,11 @@ class LiveDetection:
             return []
         return [d for d in result.detections if d.score >= self.threshold]
 
+    def boxes(self) -> tuple[list, int] | None:
+        """The newest pass's boxes above the threshold and the side of the image they are in, or None."""
+        result = self.result
+        return None if result is None else (self.shown(), result.size)
+
     def best_of(self, class_index: int | None):
         """The best box of a class (above SCORE_FLOOR, maybe below the threshold), or None."""
         result = self.result
@@ -149,6 +176,17 @@ class LiveDetection:
                 "object_class": None if object_class is None else labels[object_class],
                 "object_detected": any(d.class_index == object_class for d in detections),
                 "detections": [d.as_dict() for d in detections[:SIDECAR_DETECTIONS]]}
+
+    def record_of_view(self, frame_id: int, render: Callable[[int], np.ndarray], object_class: int | None) -> dict:
+        """A capture's record of exactly the view `frame_id`: the worker's boxes when it has seen that view,
+        else detected now on the view rendered at the detector's size by `render(size)`."""
+        result = self.result
+        if result is not None and result.frame_id == frame_id:
+            found, size = self.shown(frame_id), result.size
+        else:
+            size = self.input_size
+            found = self.detect_now(render(size))
+        return self.record(found, size, object_class)
 
     def detect_now(self, frame: np.ndarray) -> list:
         """The boxes above the threshold of one image, on the caller's thread (a capture of a view the

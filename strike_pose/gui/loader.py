@@ -1,9 +1,10 @@
 """Opening files and models in the visualizer without freezing it: one loader thread.
 
 A scene (.toml), a mesh, a background image or a model loads in the background; the window goes on
-drawing. When it is ready the session switches to it, but only if it renders: a file that loads but
+drawing. When it is ready the visualizer switches to it, but only if it renders: a file that loads but
 cannot be shown leaves the previous scene in place, with the reason in the status line. One load
-runs at a time.
+runs at a time. The Loader is given what it needs as LoaderPorts, a few callbacks that the session
+wires; it keeps no reference to the session.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from strike_pose.errors import StrikePoseError
+from strike_pose.scene import Pose, Scene
 
 
 @dataclass
@@ -23,9 +25,21 @@ class Loading:
     future: Future
 
 
+@dataclass(frozen=True)
+class LoaderPorts:
+    """What the Loader needs from the visualizer, as callbacks."""
+
+    say: Callable[..., None]  # say(message, error=False): the status line
+    scene: Callable[[], Scene]  # the scene a mesh or background goes into (without the view's toggles)
+    pose: Callable[[], Pose]  # the pose, which a new mesh or background keeps
+    use_scene: Callable[[Scene, Pose], bool]  # switch to a scene if it renders (else say why and keep the old)
+    use_model: Callable[[Any, str], None]  # switch to a loaded classifier, with its name
+    set_start: Callable[[Pose], None]  # where Backspace returns: a newly opened scene's own pose
+
+
 class Loader:
-    def __init__(self, session):
-        self.session = session
+    def __init__(self, ports: LoaderPorts):
+        self.ports = ports
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loader")
         self.loading: Loading | None = None
 
@@ -51,50 +65,50 @@ class Loader:
 
         name = name.strip()
         if not name:
-            self.session.say("type a model name", error=True)
+            self.ports.say("type a model name", error=True)
             return False
         return self._load("model", name, lambda: create_classifier(name))
 
     def _load(self, kind: str, what: str, load: Callable[[], Any]) -> bool:
         if self.loading is not None:
-            self.session.say(f"still loading {self.loading.what}; wait for it", error=True)
+            self.ports.say(f"still loading {self.loading.what}; wait for it", error=True)
             return False
         self.loading = Loading(kind, what, self._pool.submit(load))
-        self.session.say(f"loading {kind} {what}...")
+        self.ports.say(f"loading {kind} {what}...")
         return True
 
     def update(self) -> None:
         """Once a frame: when a load has finished, switch to what it loaded (or say why not)."""
-        loading, s = self.loading, self.session
+        loading, ports = self.loading, self.ports
         if loading is None or not loading.future.done():
             return
         self.loading = None
         try:
             result = loading.future.result()
         except StrikePoseError as exc:
-            s.say(f"could not open {loading.kind}: {exc} (kept the previous one)", error=True)
+            ports.say(f"could not open {loading.kind}: {exc} (kept the previous one)", error=True)
             return
         except Exception as exc:  # a broken file can fail anywhere in a third-party loader
-            s.say(f"could not open {loading.kind} {loading.what}: {type(exc).__name__}: {exc} "
+            ports.say(f"could not open {loading.kind} {loading.what}: {type(exc).__name__}: {exc} "
                   "(kept the previous one)", error=True)
             return
         if loading.kind == "model":
-            s.use_model(result, loading.what)
-            s.say(f"model {loading.what} loaded (input {result.input_size} px)")
+            ports.use_model(result, loading.what)
+            ports.say(f"model {loading.what} loaded (input {result.input_size} px)")
             return
-        base = s.base_scene
+        base = ports.scene()
         if loading.kind == "scene":
-            if s.use_scene(result, result.pose):
-                s.start_pose = result.pose
-                s.say(f"opened scene {loading.what}")
+            if ports.use_scene(result, result.pose):
+                ports.set_start(result.pose)
+                ports.say(f"opened scene {loading.what}")
             return
         if loading.kind == "mesh":
             new_base = replace(base, mesh=result, name=Path(loading.what).stem,
                                source={**base.source, "mesh": loading.what})
         else:
             new_base = replace(base, background=result, source={**base.source, "background": loading.what})
-        if s.use_scene(new_base, s.pose):
-            s.say(f"opened {loading.kind} {loading.what}")
+        if ports.use_scene(new_base, ports.pose()):
+            ports.say(f"opened {loading.kind} {loading.what}")
 
     def close(self) -> None:
         if self.loading is not None:

@@ -9,8 +9,11 @@ Sharing the model with live classification: the map classifies a few poses at a 
 batch, when the live view has a frame waiting or in work, waits for it (at most as long as the batch
 took). So while the object moves, the map holds the model at most half the time and the live view
 keeps at least about half its rate; while it rests, the map has the model to itself. The map uses one
-torch thread while the live view has work and REST_THREADS while it has none. The thread also runs at a lower priority (niceness 10), so the UI keeps its frame rate
-(benchmarks/gui_bench.py measures both).
+torch thread while the live view has work and REST_THREADS while it has none. The thread also runs at
+a lower priority (niceness 10), so the UI keeps its frame rate (benchmarks/gui_bench.py measures both).
+
+The MapView also holds what its panel sets: whether the map is open (computed) and its axes and finest
+resolution.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ class MapView:
         self._closing = False
         self.rate = 0.0  # cells classified per second, the last batch
         self._thread: threading.Thread | None = None
+        self.open = False  # its panel is open: the map is computed
+        self.axes: tuple[str, str] = ("yaw", "pitch")
+        self.resolution = 2.5  # degrees: the finest cells
 
     # -------------------------------------------------------------------------------- the UI thread
 
@@ -79,6 +85,22 @@ class MapView:
                 self._thread = threading.Thread(target=self._run, name="strike-pose-map", daemon=True)
                 self._thread.start()
             self._lock.notify_all()
+
+    def set(self, open: bool | None = None, axes: tuple[str, str] | None = None,
+            resolution: float | None = None) -> None:
+        """Open or close the map (closed, its work stops), or change its axes or its finest resolution."""
+        if open is not None:
+            self.open = open
+            if not open:
+                self.stop()
+        if axes is not None:
+            self.axes = tuple(axes)
+        if resolution is not None:
+            self.resolution = float(resolution)
+
+    def follow(self, scene, classifier, pose, restart: bool = False) -> None:
+        """The map of this scene, model and pose, on the map's own axes and resolution (see `request`)."""
+        self.request(scene, classifier, pose, self.axes, self.resolution, restart)
 
     def stop(self) -> None:
         """No map wanted (the panel is closed): the work stops at the next batch."""

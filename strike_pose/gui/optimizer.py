@@ -2,12 +2,13 @@
 
 The Optimizer owns the search's settings, its thread (a SearchRunner) and its lifecycle: start, the
 steps that move the object, stop (by the user, by a change of the scene or pose, or at the end of the
-budget) and the result. It reports through the session it belongs to (the pose, the light, the
-status line, the capture), and keeps no copy of the session's state.
+budget) and the result. It is given what it needs as OptimizerPorts, a few callbacks (the status line,
+where the object is, showing a step and the result, the capture, the detector): it keeps no reference to
+the session that wires them, nor a copy of its state, and tests drive it with stand-ins.
 
 Every end goes through one reducer, `strike_pose.search.result.SearchResult`, the same that the
 command line and experiments use: the closest fooling pose, else the pose with the lowest loss,
-re-checked on the session's OpenGL renderer; a capture of that pose records how it was found.
+re-checked on the window's OpenGL renderer; a capture of that pose records how it was found.
 
 The objective: the classifier fooled (its top-1 not the true class, or the target), or "the detector
 misses it" (strike_pose.search's detector-miss: no box of the object's COCO class on it above the
@@ -17,6 +18,7 @@ on, so its boxes show where the search ended.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -61,18 +63,33 @@ class SearchSettings:
                              min_margin=float(self.min_margin))
 
 
+@dataclass(frozen=True)
+class OptimizerPorts:
+    """What the Optimizer needs from the visualizer, as callbacks (the session wires them)."""
+
+    say: Callable[..., None]  # say(message, error=False): the status line
+    current: Callable[[], tuple]  # (the scene as shown, the pose, the classifier): where Optimize starts
+    renderer: Any  # the OpenGL renderer that re-checks a search's result
+    show_step: Callable[[Any], None]  # a running search's step: the object moves with it
+    show_result: Callable[[Any], None]  # a SearchResult: the object goes there, with its verdict
+    capture: Callable[[], Any]  # capture the shot; returns it (with its .name), or None
+    release_keys: Callable[[], None]  # held keys stop repeating: the search moves the object now
+    detector: Callable[[], Any]  # turn the detector mode on; returns its LiveDetection (gui/detection.py)
+
+
 class Optimizer:
-    def __init__(self, session, search_function: Callable | None = None, clock=None):
-        self.session = session
+    def __init__(self, ports: OptimizerPorts, search_function: Callable | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.ports = ports
         self.settings = SearchSettings()
-        self.runner = SearchRunner(search_function, clock=clock or session.clock)
+        self.runner = SearchRunner(search_function, clock=clock)
         self.searching = False
         self.step: Any = None  # the newest Step of the running search
         self.loss_history: list[float] = []
-        self.start: Pose = session.pose  # where the last Optimize started
-        self.scene = session.scene  # the scene it searches (the view toggles applied)
+        # the scene it searches (the view toggles applied), where the last Optimize started, and what it
+        # ran against (its objective, once one ran)
+        self.scene, self.start, self.model = ports.current()
         self.result = None  # the SearchResult of the last search, while the object stays at its pose
-        self.model = session.classifier  # what the last search ran against (its objective, once one ran)
         self.options = self.settings.options()  # how the last search ran
 
     def toggle(self) -> None:
@@ -82,39 +99,39 @@ class Optimizer:
             self.begin()
 
     def begin(self) -> bool:
-        s = self.session
+        say = self.ports.say
         if self.runner.busy:
-            s.say("the last search is still stopping; try again in a moment", error=True)
+            say("the last search is still stopping; try again in a moment", error=True)
             return False
         try:
             options = self.settings.options()
         except StrikePoseError as exc:
-            s.say(f"cannot optimize: {exc}", error=True)
+            say(f"cannot optimize: {exc}", error=True)
             return False
-        model = s.classifier
+        scene, pose, model = self.ports.current()
         if self.settings.against_detector:
-            s.set_view(detector=True)  # created the first time; its boxes show where the search ends
-            if not s.detection.ready:
-                why = s.detection.error or f"{s.detection.name} is loading; press O again in a moment"
-                s.say(f"cannot optimize against the detector yet: {why}", error=True)
+            detection = self.ports.detector()  # created the first time; its boxes show where the search ends
+            if not detection.ready:
+                why = detection.error or f"{detection.name} is loading; press O again in a moment"
+                say(f"cannot optimize against the detector yet: {why}", error=True)
                 return False
-            model = s.detection.search_model()
+            model = detection.search_model()
         try:  # the objective is made once, here: the search and its result both use it
             from strike_pose.search.objective import make_objective
 
-            model = make_objective(s.scene, model, options)
+            model = make_objective(scene, model, options)
         except StrikePoseError as exc:
-            s.say(f"cannot optimize: {exc}", error=True)
+            say(f"cannot optimize: {exc}", error=True)
             return False
-        self.runner.start(SearchJob(s.scene, model, s.pose, options))
-        self.start, self.scene, self.model, self.options = s.pose, s.scene, model, options
+        self.runner.start(SearchJob(scene, model, pose, options))
+        self.start, self.scene, self.model, self.options = pose, scene, model, options
         self.searching, self.step, self.loss_history, self.result = True, None, [], None
-        s.repeater.release_all()
+        self.ports.release_keys()
         goal = f"towards {label_of(options.target)!r}" if options.target is not None else "untargeted"
         if self.settings.against_detector:
-            goal = f"until {s.detection.name} misses the object"
+            goal = f"until {detection.name} misses the object"
         where = "the whole pose space" if options.radius is None else f"within {options.radius:g} deg"
-        s.say(f"optimizing ({options.method}, {goal}, {where})... O or Stop ends it at the closest "
+        say(f"optimizing ({options.method}, {goal}, {where})... O or Stop ends it at the closest "
               "fooling pose found")
         return True
 
@@ -129,7 +146,7 @@ class Optimizer:
         if keep_result and self.step is not None:
             self._finish(self.step, "stopped", f"{reason} after {steps} steps, not fooled yet")
         else:
-            self.session.say(f"{reason} after {steps} steps; the pose is where the search was")
+            self.ports.say(f"{reason} after {steps} steps; the pose is where the search was")
 
     def stop_for_user_change(self) -> None:
         self.stop("search stopped by your change", keep_result=False)
@@ -145,11 +162,11 @@ class Optimizer:
     def _show_step(self, step) -> None:
         self.step = step
         self.loss_history.append(float(step.loss))
-        self.session.show_search_step(step)
+        self.ports.show_step(step)
         if step.closest is not None:
             c = step.closest
             seen = label_of(int(np.argmax(c.probs))) if not self.settings.against_detector else "a miss"
-            self.session.say(f"optimizing: fooled, as {seen!r}, "
+            self.ports.say(f"optimizing: fooled, as {seen!r}, "
                              f"{c.rotation_from_start:.1f} deg from the start; looking for a closer one... O or Stop "
                              "ends it there")
 
@@ -159,14 +176,14 @@ class Optimizer:
         if ended.status == "cancelled":
             took = f" (stopped {ended.cancel_latency * 1000:.0f} ms after the request)" if ended.cancel_latency else ""
             if was_searching:  # cancelled by a user change: that already said so
-                self.session.say(f"stopped after {step.index if step else 0} steps{took}")
+                self.ports.say(f"stopped after {step.index if step else 0} steps{took}")
             return
         if not was_searching:
             return
         if ended.status == "error":
-            self.session.say(f"the search failed: {ended.message}", error=True)
+            self.ports.say(f"the search failed: {ended.message}", error=True)
         elif step is None:
-            self.session.say("no fooling pose found", error=True)
+            self.ports.say("no fooling pose found", error=True)
         else:
             self._finish(step, "done", f"no fooling pose found in {step.index} steps")
 
@@ -174,28 +191,29 @@ class Optimizer:
         """Reduce the search to its result, put the object there and say what it is (and capture it)."""
         from strike_pose.search.result import SearchResult
 
-        s = self.session
+        say = self.ports.say
         try:
-            result = SearchResult.of(step, self.scene, self.model, self.start, self.options, renderer=s.renderer)
+            result = SearchResult.of(step, self.scene, self.model, self.start, self.options,
+                                     renderer=self.ports.renderer)
         except Exception as exc:  # the re-check renders and classifies: say so rather than lose the pose
-            s.say(f"could not check the search's result: {type(exc).__name__}: {exc}", error=True)
+            say(f"could not check the search's result: {type(exc).__name__}: {exc}", error=True)
             return
         self.result = result
-        s.show_result(result)
+        self.ports.show_result(result)
         distance = result.distances()["rotation_from_start"]
         top = result.top1
         objective = getattr(result, "objective", None)
         seen = objective.seen_label(result.probs) if objective is not None else label_of(top)
         if result.found is None and self.settings.against_detector:
             own = objective.true_class  # against the detector: the object's COCO class
-            s.say(f"{why_not}; showing the best pose so far ({objective.labels[own]} "
+            say(f"{why_not}; showing the best pose so far ({objective.labels[own]} "
                   f"{float(result.probs[own]):.2f}, {distance:.1f} deg from the start)", error=True)
             return
         if result.found is None:
             goal = result.target
             p_goal = (f"target {label_of(goal)!r} p={float(result.probs[goal]):.3f}" if goal is not None
                       else f"true class p={float(result.probs[result.scene.true_class]):.3f}")
-            s.say(f"{why_not}; showing the best pose so far ({p_goal}, {distance:.1f} deg from the start)", error=True)
+            say(f"{why_not}; showing the best pose so far ({p_goal}, {distance:.1f} deg from the start)", error=True)
             return
         message = (f"{how} after {step.index} steps ({result.seconds:.1f} s): the closest fooling pose is "
                    f"{distance:.1f} deg from the start; the model sees {seen!r} ({float(result.probs[top]):.2f})")
@@ -206,11 +224,11 @@ class Optimizer:
                        f"scores {float(result.probs[own]):.3f} (threshold {objective.threshold:.3f})")
         if not result.success:
             message += " on a single OpenGL picture, which does not fool it"
-        s.say(message, error=not result.success)
+        say(message, error=not result.success)
         if self.settings.auto_capture:
-            shot = s.capture()
+            shot = self.ports.capture()
             if shot is not None:
-                s.say(f"{message}; captured {shot.name}", error=not result.success)
+                say(f"{message}; captured {shot.name}", error=not result.success)
 
     def record_for(self, pose: Pose) -> dict | None:
         """How `pose` was found, for a capture's sidecar: the last result's, while the object is still there."""
