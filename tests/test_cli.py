@@ -132,10 +132,10 @@ def test_a_search_command_line_stands_for_the_search_options_it_names():
     def options(*args):
         return search_options_from_args(build_parser().parse_args(["search", *args, "--out", "shots"]))
 
-    assert options() == SearchOptions(objective="classifier")
+    assert options() == SearchOptions()
     assert options("--method", "grad", "--first", "--radius", "30", "--steps", "7", "--seed", "3", "--lr", "0.5",
                    "--loss", "logp", "--min-margin", "0", "--light", "--allow-partial") == SearchOptions(
-        method="grad", mode="first", objective="classifier", radius=30.0, steps=7, seed=3, learning_rate=0.5,
+        method="grad", mode="first", radius=30.0, steps=7, seed=3, learning_rate=0.5,
         loss="logp", min_margin=0.0, search_light=True, in_view=False)
 
 
