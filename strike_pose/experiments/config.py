@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from strike_pose.errors import StrikePoseError
 from strike_pose.fields import integer, string, strings
 
 FETCHED = "fetched"  # scenes = "fetched": every object fetched from the catalogue
-EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
+EXPERIMENTS_DIR = Path(str(resources.files("strike_pose.experiments") / "configs"))  # the bundled configs: package data
 
 
 @dataclass(frozen=True)
