@@ -1,5 +1,10 @@
 """Which search finds fooling poses, how close to the start, and how soon, at equal wall-clock time.
 
+One long file on purpose: a benchmark script that plans, runs, resumes and tabulates its own paired
+runs (JSONL rows, a process pool, bootstrap intervals, Wilcoxon tests, the anytime plot), so that
+one command reproduces every table in BENCHMARKS.md; its statistics of proportions are the
+experiments' (strike_pose.experiments.summary.wilson).
+
 What is measured, and why this way:
 
 - Nearest fooling pose (untargeted, the nearest mode: after its first fooling pose a search keeps
@@ -56,6 +61,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from strike_pose.experiments.summary import wilson  # the experiments' interval, not a copy
 
 DEFAULT_METHODS = ("boundary,cmaes,boundary-random=boundary:direction=random,"
                    "boundary-none=boundary:direction=none,grad,random,fd")
@@ -516,16 +523,6 @@ def paired(a: dict, b: dict) -> dict:
             "lower": int((d < 0).sum()), "ties": int((d == 0).sum()), "higher": int((d > 0).sum()), "p": p,
             "a": float(np.median([a[k] for k in common])) if common else None,
             "b": float(np.median([b[k] for k in common])) if common else None}
-
-
-def wilson(hits: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score 95% interval of a proportion."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def fmt(value, spec: str = "{:.1f}") -> str:

@@ -1,4 +1,5 @@
-"""`make soak`: long runs in one process, to show that nothing piles up.
+"""`make soak`: long runs in one process, to show that nothing piles up. (One file on purpose: its phases
+share the counters and the process they measure.)
 
 - frames: --frames renders + classifications at varying poses, switching among the three bundled
   scenes every frame and among six image sizes every round of scenes, and reloading the scenes (new
