@@ -62,3 +62,20 @@ def ball():
     from strike_pose import load_scene
 
     return load_scene("soccer_ball")
+
+
+@pytest.fixture(scope="session")
+def small_classifier():
+    """A stand-in for the real model where the search's logic is what a test checks, not the model: a
+    real Classifier (the same preprocessing, logits, gradients and labels) around a small seeded CNN at
+    64 pixels, so the renders, the twin and the model each cost a fraction of EfficientNet's."""
+    import torch
+
+    from strike_pose.models.classifier import Classifier, Preprocessing
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 5, stride=2), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 5, stride=2), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 1000))
+    return Classifier("small-test-cnn", net, Preprocessing(64, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+                      torch.device("cpu"))

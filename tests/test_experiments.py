@@ -433,8 +433,8 @@ def ray_head(tmp_path_factory):
         yield address
     finally:
         os.killpg(head.pid, signal.SIGTERM)  # --block stops the head's processes on SIGTERM
-        try:
-            head.wait(timeout=60)
+        try:  # a graceful stop can take half a minute; the whole group (the head's own session) is ours
+            head.wait(timeout=8)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
