@@ -197,10 +197,10 @@ class Flaky:
 
 
 @pytest.mark.parametrize("method", ["grad", "random", "fd"])
-def test_nan_losses_and_gradients_are_rejected_and_the_search_goes_on(method, bus, classifier):
+def test_nan_losses_and_gradients_are_rejected_and_the_search_goes_on(method, bus, small_classifier):
     from strike_pose.search import search
 
-    steps = list(search(bus, Flaky(classifier), method=method, radius=30, steps=8, seed=0))
+    steps = list(search(bus, Flaky(small_classifier), method=method, radius=30, steps=8, seed=0))
     assert len(steps) == 8
     last = steps[-1]
     assert last.rejected > 0

@@ -71,8 +71,8 @@ def test_light_is_searched_within_its_range(bus):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_every_method_yields_steps_and_stops(method, bus, classifier):
-    steps = list(search(bus, classifier, start=Pose.parse(NEAR_FOOLING), method=method, radius=30,
+def test_every_method_yields_steps_and_stops(method, bus, small_classifier):
+    steps = list(search(bus, small_classifier, start=Pose.parse(NEAR_FOOLING), method=method, radius=30,
                         steps=3, seed=1))
     assert 1 <= len(steps) <= 3
     assert [s.index for s in steps] == list(range(1, len(steps) + 1))
@@ -118,13 +118,13 @@ def test_nearest_mode_shrinks_to_the_closest_fooling_pose(bus, classifier):
     assert first_only[-1].first is not None and len(first_only) <= len(steps)
 
 
-def test_the_gradient_search_shows_a_path_without_jumps(bus, classifier):
+def test_the_gradient_search_shows_a_path_without_jumps(bus, small_classifier):
     """Optimize shows Step.pose: from the start, each step moves it by at most the learning rate (degrees)."""
     from strike_pose.search.gradient import GradSettings
 
     start = Pose.parse(NEAR_FOOLING)
     poses = [np.array(start.as_tuple())]
-    for step in search(bus, classifier, start=start, method="grad", radius=30, steps=8, seed=0):
+    for step in search(bus, small_classifier, start=start, method="grad", radius=30, steps=8, seed=0):
         poses.append(np.array(step.pose.as_tuple()))
         assert step.radius is None or step.radius <= 30
     assert np.allclose(poses[1], poses[0])
@@ -132,9 +132,9 @@ def test_the_gradient_search_shows_a_path_without_jumps(bus, classifier):
         assert rotation_angle(a, b) <= GradSettings.learning_rate + 1e-6
 
 
-def test_same_seed_same_result(bus, classifier):
+def test_same_seed_same_result(bus, small_classifier):
     def run():
-        return [s.pose.as_tuple() for s in search(bus, classifier, method="random", steps=2, seed=5)]
+        return [s.pose.as_tuple() for s in search(bus, small_classifier, method="random", steps=2, seed=5)]
 
     assert run() == run()
 
