@@ -26,7 +26,8 @@ SAMPLES = {"dog.jpg": "5a9522051c3cec2bbd2f6323fccba32e8fbf3ddcc2b3e2fd46b04c720
 
 @pytest.fixture(scope="module")
 def detector():
-    assert detector_weights_present(), f"no YOLOv3-tiny weights in {weights_dir()}: run `strike-pose models fetch yolov3_tiny`"
+    assert detector_weights_present(), (f"no YOLOv3-tiny weights in {weights_dir()}: run `strike-pose models fetch "
+                                        "yolov3_tiny`")
     return create_detector("yolov3_tiny", device="cpu")
 
 

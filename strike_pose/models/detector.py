@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from strike_pose.errors import StrikePoseError
 from strike_pose.models.coco import COCO_LABELS, CONF_THRESHOLD, NMS_THRESHOLD
 from strike_pose.models.device import pick_device
-from strike_pose.models.weights import DEFAULT_DETECTOR, FETCH_HINT, check_detector_name, detector_weights_present, weights_dir
+from strike_pose.models.weights import (DEFAULT_DETECTOR, FETCH_HINT, check_detector_name, detector_weights_present,
+                                        weights_dir)
 
 # ---------------------------------------------------------------------------------- the network
 
