@@ -31,37 +31,13 @@ or towards the lowest-loss pose before there is one; its picture is classified o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from strike_pose.search.context import SearchContext
+from strike_pose.search.settings import BoundarySettings
 from strike_pose.search.strategies import Explorer
-
-DIRECTIONS = ("gradient", "random", "none")
-
-
-@dataclass(frozen=True)
-class BoundarySettings:
-    direction: str = "gradient"  # "gradient"; the ablations "random" (same lengths) and "none" (no steps)
-    near: float = 0.5  # logits: a non-fooling candidate within this of the level a step aims at is a near miss
-    candidates: int = 0  # near misses stepped per generation, the nearest the boundary first (0: none)
-    rounds: int = 2  # boundary steps in a row, while the margin falls
-    cap: float = 0.5  # the most a step moves the pose: degrees (and as many region units for x, y, z)
-    light_cap: float = 10.0  # the most a step moves the light, in region units (0.1 of ambient or diffuse)
-    overshoot: float = 0.1  # logits past the boundary a step aims at (DeepFool's kappa)
-    slide_step: float = 0.5  # degrees towards the start per slide step
-    slides: int = 4  # slide steps after each new closest fooling pose
-    glide: float = 2.0  # degrees (and region units) the shown pose moves a step at most
-
-    def __post_init__(self) -> None:
-        if self.direction not in DIRECTIONS:
-            from strike_pose.errors import StrikePoseError
-
-            raise StrikePoseError(f"unknown boundary direction {self.direction!r}; "
-                                  f"choose one of {', '.join(DIRECTIONS)}")
-
 
 def boundary_search(ctx: SearchContext, settings: BoundarySettings | None = None) -> Iterator:
     s = settings or BoundarySettings()

@@ -26,24 +26,14 @@ one: the object glides, it never jumps. Its picture is classified on OpenGL each
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from strike_pose.render.diff import twin_gradients
 from strike_pose.search.context import SearchContext
-from strike_pose.search.strategies import LEARNING_RATE, Adam
-
-
-@dataclass(frozen=True)
-class GradSettings:
-    chains: int = 2  # descents side by side (chain 0 from the start itself)
-    samples: int = 1  # poses per chain whose gradients are averaged: the chain's own and jittered ones
-    jitter: float = 2.0  # degrees (and region units) of Gaussian jitter, when samples > 1
-    learning_rate: float = LEARNING_RATE  # Adam's, in degrees a step; also the most the shown pose moves
-    patience: int = 24  # steps without a lower smoothed loss before a chain restarts
-    screen: int = 8  # a restarting chain starts from the best of this many poses of the region
+from strike_pose.search.settings import LEARNING_RATE, GradSettings
+from strike_pose.search.strategies import Adam
 
 
 def grad_search(ctx: SearchContext, settings: GradSettings | None = None) -> Iterator:

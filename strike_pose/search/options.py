@@ -133,15 +133,9 @@ def settings_for(method: str, **values):
 
 
 def _settings_type(method: str):
-    if method == "grad":
-        from strike_pose.search.gradient import GradSettings
+    from strike_pose.search.settings import BoundarySettings, GradSettings
 
-        return GradSettings
-    if method == "boundary":
-        from strike_pose.search.boundary import BoundarySettings
-
-        return BoundarySettings
-    return None
+    return {"grad": GradSettings, "boundary": BoundarySettings}.get(method)
 
 
 def _choose(what: str, value, choices: tuple) -> None:

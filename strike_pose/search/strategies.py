@@ -19,10 +19,10 @@ from typing import Iterator
 import numpy as np
 
 from strike_pose.search.context import SearchContext
+from strike_pose.search.settings import LEARNING_RATE
 
 BATCH = 12  # poses per step for random search and per generation for CMA-ES
 FD_OFFSET = 1.0  # finite-difference offset, in the region's units (a degree)
-LEARNING_RATE = 2.0  # fd's and grad's default: degrees per step (and as many region units for x, y, z)
 
 
 def _best_of(ctx: SearchContext, params: np.ndarray, losses: np.ndarray, probs: np.ndarray):
