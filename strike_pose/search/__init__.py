@@ -76,13 +76,16 @@ class Search:
         self._steps: Iterator[Step] | None = None
 
     def __iter__(self) -> Iterator[Step]:
+        return self
+
+    def __next__(self) -> Step:
+        """The next Step (the search is its own iterator, as a generator is: `next(search(...))` works)."""
         if self._steps is None:
             strategy = _strategies()[self.options.method]
             settings = self.options.settings
             self._steps = strategy(self.context, settings) if settings is not None else strategy(self.context)
-        for step in self._steps:
-            self.last = step
-            yield step
+        self.last = next(self._steps)
+        return self.last
 
     def close(self) -> None:
         if self._steps is not None:
